@@ -1,0 +1,1 @@
+"""Feeds -> queue: fetch and parse feeds, canonicalise entry URLs, enqueue one job per new URL."""

@@ -1,0 +1,39 @@
+"""Records that leave the ingest side: one `FeedEntry` per new article URL found in a feed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One article announced by a feed, as the job receives it (JSON-safe through `to_dict`)."""
+
+    url: str
+    canonical_url: str
+    url_id: str
+    feed_url: str
+    title: str | None = None
+    summary: str | None = None
+    published: datetime | None = None
+    authors: list[str] = field(default_factory=list)
+    guid: str | None = None
+    enqueued_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        """A dict of JSON-safe values (datetimes as ISO 8601), the job's only argument."""
+        data = asdict(self)
+        for key in ("published", "enqueued_at"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeedEntry":
+        """The inverse of `to_dict`."""
+        data = dict(data)
+        for key in ("published", "enqueued_at"):
+            if data.get(key):
+                data[key] = datetime.fromisoformat(data[key])
+        return cls(**data)

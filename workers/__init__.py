@@ -1,0 +1,1 @@
+"""Queue -> store: the job that fetches, extracts, deduplicates and publishes one article URL."""
