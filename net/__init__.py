@@ -1,0 +1,1 @@
+"""Safe outbound HTTP shared by the poller (feeds) and the workers (pages)."""
