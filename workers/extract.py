@@ -1,0 +1,93 @@
+"""Extract the article from a fetched page with trafilatura, merged with what the feed entry said."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from datetime import datetime, timezone
+
+import trafilatura
+from trafilatura.utils import load_html
+
+from ingest.records import FeedEntry
+from workers.errors import NoText
+from workers.language import detect_language
+from workers.records import Article, FetchedPage
+
+LOGGER = logging.getLogger(__name__)
+
+# A page that declares itself not free to read (schema.org JSON-LD) is stored flagged, not as a full article.
+_NOT_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*"?(false|False|FALSE)"?')
+_SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u200b\ufeff]+")
+_TAGS = re.compile(r"<[^>]+>")
+# Below this many words the page gave us nothing worth storing as an article.
+MIN_WORDS = 20
+# A text this much shorter than the feed's own summary is a teaser, not the article.
+PARTIAL_RATIO = 1.5
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFC, runs of spaces folded, blank lines dropped; typography (quotes, dashes) is kept."""
+    lines = (_SPACES.sub(" ", line).strip() for line in unicodedata.normalize("NFC", text).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def content_hash(text: str) -> str:
+    """The exact-duplicate key of a normalised text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    """trafilatura's YYYY-MM-DD (or ISO) date as an aware UTC datetime."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+def _flags(page: FetchedPage, text: str, entry: FeedEntry) -> list[str]:
+    """`paywalled` when the page says so, `partial` when the feed summary is much longer than the text."""
+    flags = []
+    if _NOT_FREE.search(page.text):
+        flags.append("paywalled")
+    summary_words = _word_count(_TAGS.sub(" ", entry.summary or ""))
+    if summary_words >= 2 * MIN_WORDS and _word_count(text) * PARTIAL_RATIO < summary_words:
+        flags.append("partial")
+    return flags
+
+
+def extract_article(page: FetchedPage, entry: FeedEntry) -> Article:
+    """Turn a page into an Article; raise NoText when the page holds no article text."""
+    tree = load_html(page.text)
+    if tree is None:
+        raise NoText(page.final_url, "page could not be parsed as HTML")
+    lang_hint = (tree.get("lang") or tree.get("xml:lang") or "").split("-")[0].lower() or None
+    result = trafilatura.bare_extraction(
+        tree, url=page.final_url, with_metadata=True, include_comments=False, include_tables=False
+    )
+    text = normalize_text(result.text or "") if result is not None else ""
+    if _word_count(text) < MIN_WORDS:
+        raise NoText(page.final_url, f"{_word_count(text)} words extracted")
+    authors = [a.strip() for a in (result.author or "").split(";") if a.strip()] or list(entry.authors)
+    return Article(
+        url=entry.canonical_url,
+        title=normalize_text(result.title or "") or entry.title,
+        text=text,
+        authors=authors,
+        published=_parse_date(result.date) or entry.published,
+        site_name=result.sitename or None,
+        language=detect_language(text, hint=lang_hint),
+        summary=entry.summary or result.description or None,
+        word_count=_word_count(text),
+        content_hash=content_hash(text),
+        flags=_flags(page, text, entry),
+    )

@@ -1,0 +1,124 @@
+"""The one function rq runs: fetch -> extract -> dedup -> publish one article URL, and record how it ended.
+
+This is the single place that decides retry or fail: transient faults (timeouts, 5xx, 429, a locked store)
+are re-raised so rq's `Retry` schedules the next attempt; permanent ones end the URL as failed with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from rq import get_current_job
+
+from ingest.records import FeedEntry
+from ingest.urls import host_of
+from store.base import StoreUnavailable
+from store.records import FAILED, ORIGINAL, RETRYING, STARTED, TRANSLATION, Document
+from workers.dedup import Decision, detect_wire
+from workers.errors import FetchError
+from workers.extract import extract_article
+from workers.fetch import fetch_page
+from workers.records import Article, FetchedPage
+from workers.runtime import Runtime, get_runtime
+
+LOGGER = logging.getLogger(__name__)
+
+
+def process_entry(entry: dict) -> str:
+    """Process one queued feed entry end to end; return the URL's final state (or 'retrying')."""
+    rt = get_runtime()
+    record = FeedEntry.from_dict(entry)
+    job = get_current_job()
+    attempt = _attempt(job, rt)
+    started = time.monotonic()
+    rt.store.set_url_state(record.url_id, STARTED, attempts=attempt)
+    try:
+        state, reason = _process(rt, record)
+    except (FetchError, StoreUnavailable) as exc:
+        state, reason = _failed(rt, record, job, exc, getattr(exc, "reason", "store-unavailable"),
+                                getattr(exc, "transient", True))
+    except Exception as exc:  # a bug or a library fault must not lose the URL: record it, retry, then fail
+        LOGGER.exception("unexpected error on %s", record.url)
+        state, reason = _failed(rt, record, job, exc, f"internal-error: {type(exc).__name__}", True)
+    LOGGER.info("url=%s feed=%s state=%s reason=%s duration=%.3fs", record.url, record.feed_url,
+                state, reason or "-", time.monotonic() - started)
+    return state
+
+
+def _process(rt: Runtime, entry: FeedEntry) -> tuple[str, str | None]:
+    """The happy path: each stage takes one record and returns the next."""
+    page = fetch_page(rt.client, entry.url, rt.settings)
+    article = extract_article(page, entry)
+    document = build_document(entry, page, article, decide(rt, entry.url_id, article))
+    rt.store.publish(document, entry.url_id)
+    return ("stored" if document.relation == ORIGINAL else "duplicate"), None
+
+
+def decide(rt: Runtime, doc_id: str, article: Article) -> Decision:
+    """Same-language dedup first; an original may still be a translation of an earlier story."""
+    decision = rt.dedup.decide(doc_id, article.text, article.title)
+    if decision.relation == ORIGINAL:
+        matcher = rt.crosslingual
+        match = matcher.match(doc_id, article.text, article.language, article.title) if matcher else None
+        if match is not None:
+            return Decision(TRANSLATION, match.story_id, match.duplicate_of, match.score, "crosslingual")
+        return decision
+    # The canonical document may itself have joined an older story as a translation since it was indexed.
+    canonical = rt.store.get_document(decision.duplicate_of)
+    if canonical is not None and canonical.story_id != decision.story_id:
+        return Decision(decision.relation, canonical.story_id, decision.duplicate_of,
+                        decision.similarity, decision.method)
+    return decision
+
+
+def build_document(entry: FeedEntry, page: FetchedPage, article: Article, decision: Decision) -> Document:
+    """The stored record of an article and the dedup decision about it."""
+    return Document(
+        id=entry.url_id,
+        url=entry.canonical_url,
+        urls=sorted({entry.url, entry.canonical_url, page.final_url}),
+        feeds=[entry.feed_url],
+        title=article.title,
+        text=article.text,
+        source=host_of(page.final_url),
+        site_name=article.site_name,
+        authors=article.authors,
+        published=article.published,
+        fetched=page.fetched_at,
+        language=article.language,
+        summary=article.summary,
+        word_count=article.word_count,
+        content_hash=article.content_hash,
+        wire=detect_wire(article.text),
+        story_id=decision.story_id,
+        duplicate_of=decision.duplicate_of,
+        similarity=decision.similarity,
+        relation=decision.relation,
+        flags=article.flags,
+    )
+
+
+def _attempt(job, rt: Runtime) -> int:
+    """Which attempt this is (1 for the first), from rq's remaining retries."""
+    if job is None or job.retries_left is None:
+        return 1
+    return len(rt.settings.retry_intervals) - job.retries_left + 1
+
+
+def _failed(rt: Runtime, entry: FeedEntry, job, exc: Exception, reason: str, transient: bool) -> tuple[str, str]:
+    """Record a failure: RETRYING and re-raise while rq has retries left for a transient one, else FAILED."""
+    detail = str(exc)[:500]
+    retries_left = job.retries_left if job is not None and job.retries_left else 0
+    if transient and retries_left > 0:
+        intervals = rt.settings.retry_intervals
+        delay = intervals[min(len(intervals) - retries_left, len(intervals) - 1)]
+        delay = max(delay, getattr(exc, "retry_after", None) or 0)
+        next_try = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        rt.store.set_url_state(entry.url_id, RETRYING, reason=reason, detail=detail, next_try=next_try)
+        LOGGER.info("url=%s feed=%s state=retrying reason=%s next_try=%s", entry.url, entry.feed_url,
+                    reason, next_try.isoformat())
+        raise exc
+    rt.store.set_url_state(entry.url_id, FAILED, reason=reason, detail=detail)
+    return FAILED, reason

@@ -1,0 +1,26 @@
+"""`wiredesk status`: what the queue, the workers and the store hold right now, as one dict."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Worker
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from config import Settings
+from store.base import Store
+
+
+def collect_status(settings: Settings, store: Store, redis: Redis) -> dict:
+    """Feeds, queue depth, workers, failed jobs, URL states, documents and duplicates."""
+    queue = Queue(settings.queue_name, connection=redis)
+    workers = Worker.all(queue=queue)
+    stats = store.stats()
+    return {
+        "queue_depth": queue.count,
+        "jobs_running": StartedJobRegistry(queue=queue).count,
+        "jobs_scheduled": ScheduledJobRegistry(queue=queue).count,
+        "jobs_failed": FailedJobRegistry(queue=queue).count,
+        "workers": sorted(f"{w.hostname}/{w.pid}" for w in workers),
+        "urls": store.count_url_states(),
+        **stats,
+    }
