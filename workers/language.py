@@ -1,0 +1,65 @@
+"""Language identification: the page's own hint, checked by py3langid (its model ships inside the package)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cache
+
+LOGGER = logging.getLogger(__name__)
+
+# Below this many letters the identifier is unreliable (titles, captions): the page's own hint wins.
+SHORT_TEXT = 200
+# A Han, kana or Hangul character carries about a word, i.e. several Latin letters' worth of evidence.
+CJK_WEIGHT = 4
+# The identifier's normalised probability it needs to overrule a hint, or to be believed at all without one.
+CONFIDENT = 0.9
+# Enough text to decide; identification time grows linearly with length.
+SAMPLE_CHARS = 4000
+
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_HINT = re.compile(r"^[a-z]{2,3}$")
+
+
+@cache
+def _identifier():
+    """The py3langid identifier with normalised probabilities, loaded once per process."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    LOGGER.debug("loading the py3langid model")
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _normalise_hint(hint: str | None) -> str | None:
+    """`fr-FR`, `FR`, ` fr_ca ` -> `fr`; anything that is not a language code -> None."""
+    if not hint:
+        return None
+    code = re.split(r"[-_]", hint.strip().lower(), maxsplit=1)[0]
+    return code if _HINT.match(code) else None
+
+
+def detect_language(text: str, hint: str | None = None) -> str | None:
+    """The ISO 639-1 code of `text`: the hint on short text, the identifier on long text unless it is unsure.
+
+    Args:
+        text: the extracted article text.
+        hint: the language the page declares (`<html lang>`, trafilatura's metadata), if any.
+
+    Returns:
+        A two-letter code, or None when there is neither a usable hint nor a confident identification.
+    """
+    hint = _normalise_hint(hint)
+    sample = text[:SAMPLE_CHARS]
+    letters = len(_LETTER.findall(sample)) + (CJK_WEIGHT - 1) * len(_CJK.findall(sample))
+    if letters == 0:
+        return hint
+    if hint is not None and letters < SHORT_TEXT:
+        return hint
+    language, probability = _identifier().classify(sample)
+    if hint is None or hint == language:
+        return language if (probability >= CONFIDENT or letters >= SHORT_TEXT) else None
+    if probability >= CONFIDENT:
+        LOGGER.debug("page says %s, text reads as %s (p=%.2f): trusting the text", hint, language, probability)
+        return language
+    return hint
