@@ -1,0 +1,89 @@
+"""End to end on real components: a feed on a loopback server -> poll -> real Redis queue -> worker -> SQLite -> query."""
+
+from __future__ import annotations
+
+import pytest
+from rq import Queue, SimpleWorker
+
+from ingest.poller import poll_feeds
+from store.base import open_store
+from store.records import Feed, Query
+from tests.pages import aeb_pages, rss, seed_page
+from workers.runtime import init_runtime
+
+
+def drain(settings, redis_conn):
+    """Run a burst worker in this process until the queue is empty (rq's own test pattern)."""
+    init_runtime(settings)
+    queue = Queue(settings.queue_name, connection=redis_conn)
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+
+
+@pytest.fixture
+def site(http_server, corpus, seed_dir):
+    """A news site on loopback: the French seed article, three real English articles, a copy, a 404 and an image."""
+    title, french = seed_page(seed_dir)
+    http_server.add("/monde/kharkiv", french)
+    # The same article republished under another host name (another outlet) with tracking parameters.
+    copy_url = http_server.url("/monde/kharkiv-copie").replace("127.0.0.1", "localhost") + "?utm_source=rss"
+    http_server.add("/monde/kharkiv-copie", french)
+    items = [{"title": title, "link": http_server.url("/monde/kharkiv?utm_medium=feed#top")},
+             {"title": title, "link": copy_url}]
+    for key, html, _ in aeb_pages(corpus, 3):
+        # Served without a charset: the worker must find it in the page itself.
+        items.append({"title": key, "link": http_server.add(f"/en/{key}", html, headers={"Content-Type": "text/html"})})
+    items.append({"title": "gone", "link": http_server.url("/missing")})
+    items.append({"title": "photo", "link": http_server.add("/photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64,
+                                                          headers={"Content-Type": "image/png"})})
+    feed_url = http_server.add("/rss.xml", rss("Le Quotidien", items),
+                               headers={"Content-Type": "application/rss+xml; charset=utf-8"})
+    return feed_url, len(items)
+
+
+def test_feed_to_store_every_url_ends_in_one_state(settings, redis_conn, site):
+    feed_url, item_count = site
+    store = open_store(settings.store_url)
+    store.add_feeds([Feed(url=feed_url)])
+
+    summary = poll_feeds(settings, store, redis_conn)
+    assert summary.enqueued == item_count
+    drain(settings, redis_conn)
+
+    states = store.count_url_states()
+    assert states.get("stored") == 4
+    assert states.get("duplicate") == 1
+    assert states.get("failed") == 2
+    assert sum(states.values()) == item_count
+    reasons = {row.url.rsplit("/", 1)[-1]: row.reason for row in store.list_failures()}
+    assert reasons == {"missing": "http-404", "photo.png": "not-html"}
+
+
+def test_french_article_is_found_with_its_language_and_typography(settings, redis_conn, site):
+    feed_url, _ = site
+    store = open_store(settings.store_url)
+    store.add_feeds([Feed(url=feed_url)])
+    poll_feeds(settings, store, redis_conn)
+    drain(settings, redis_conn)
+
+    hits = store.search(Query(text="Kharkiv", language="fr")).hits
+    assert len(hits) == 1
+    doc = hits[0].document
+    assert doc.language == "fr"
+    assert "“Ils sont entrés dans nos maisons" in doc.text
+    assert "Mentions légales" not in doc.text and "Newsletter" not in doc.text
+    assert doc.site_name == "Le Quotidien"
+    assert hits[0].copies == 1 and hits[0].outlets == ["localhost"]
+    copy = store.get_story(doc.story_id).copies[1]
+    assert copy.relation == "exact" and copy.source == "localhost"
+
+
+def test_second_poll_of_unchanged_feed_enqueues_nothing(settings, redis_conn, site):
+    feed_url, _ = site
+    store = open_store(settings.store_url)
+    store.add_feeds([Feed(url=feed_url)])
+    poll_feeds(settings, store, redis_conn)
+    drain(settings, redis_conn)
+
+    again = poll_feeds(settings, store, redis_conn, all_feeds=True)
+    assert again.enqueued == 0
+    assert Queue(settings.queue_name, connection=redis_conn).count == 0
