@@ -5,12 +5,20 @@ Raises a `FetchError` subclass named for what went wrong; the caller decides ret
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import time
+import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Iterator
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 
 from config import Settings
+from net.transport import DEADLINE, AddressRefused, GuardedBackend, check_host
 
 LOGGER = logging.getLogger(__name__)
 
@@ -62,9 +70,31 @@ class PrivateAddress(FetchError):
     reason = "private-address"
 
 
+class BadEncoding(FetchError):
+    """The body's Content-Encoding is unknown or its compressed stream is corrupt."""
+
+    reason = "bad-encoding"
+
+
+class NotHTML(FetchError):
+    """The page is not HTML (an image, a PDF, JSON...): nothing to extract."""
+
+    reason = "not-html"
+
+
+class EmptyBody(FetchError):
+    """The server answered 200 with no body."""
+
+    reason = "empty-body"
+
+
 @dataclass(frozen=True)
 class Response:
-    """A completed GET: final URL, status (2xx or 304), headers (lower-case keys), body bytes, redirect chain."""
+    """A completed GET: final URL, status (2xx or 304), headers (lower-case keys), body bytes, redirect chain.
+
+    `redirects` lists every URL that answered with a redirect, in order (so `redirects[0] == url` when any);
+    `permanent_redirect` is true when every hop was a 301 or 308.
+    """
 
     url: str
     final_url: str
@@ -75,17 +105,208 @@ class Response:
     permanent_redirect: bool = False
 
 
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_INFLATE_STEP = 256 * 1024  # at most this much decompressed output per zlib call, so a bomb never inflates whole
+
+
 def make_client(settings: Settings) -> httpx.Client:
-    """An httpx client with wiredesk's timeouts and User-Agent; redirects are followed by `get`, not httpx."""
-    timeout = httpx.Timeout(settings.fetch_read_timeout, connect=settings.fetch_connect_timeout)
+    """An httpx client with wiredesk's timeouts and User-Agent; redirects are followed by `get`, not httpx.
+
+    Its network backend refuses non-public peers at connect time (unless `allow_private_hosts`) and
+    holds every socket call to the deadline `get` sets. It keeps no cookies between fetches and
+    ignores proxy environment variables (a proxy would hide the real peer from the address guard).
+    """
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    # httpx has no public hook for the network backend; the pool it built takes ours in place of the default.
+    transport._pool._network_backend = GuardedBackend(settings.allow_private_hosts)
     return httpx.Client(
-        timeout=timeout,
+        timeout=httpx.Timeout(settings.fetch_read_timeout, connect=settings.fetch_connect_timeout),
         follow_redirects=False,
         headers={"User-Agent": settings.user_agent},
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+        transport=transport,
+        trust_env=False,
     )
 
 
 def get(client: httpx.Client, url: str, settings: Settings, headers: dict[str, str] | None = None) -> Response:
-    """GET `url` safely (see module docstring); return a Response or raise a FetchError."""
-    raise NotImplementedError("net.http.get is being written")
+    """GET `url` safely (see module docstring); return a Response or raise a FetchError.
+
+    Args:
+        client: from `make_client` (any httpx.Client works, without the connect-time address check).
+        url: an http or https URL.
+        settings: timeouts, size cap, redirect cap and `allow_private_hosts`.
+        headers: extra request headers (Accept, If-None-Match...).
+
+    Returns:
+        The final Response: 2xx with its decoded body, or 304 with an empty one.
+
+    Raises:
+        BadURL, PrivateAddress, TooManyRedirects, Timeout, ConnectError, HTTPStatusError, TooLarge, BadEncoding.
+    """
+    deadline = time.monotonic() + settings.fetch_total_timeout
+    token = DEADLINE.set(deadline)
+    try:
+        return _follow(client, url, settings, headers or {}, deadline)
+    except AddressRefused as exc:
+        raise PrivateAddress(url, str(exc)) from exc
+    except httpx.TimeoutException as exc:
+        late = time.monotonic() >= deadline
+        raise Timeout(url, f"total deadline {settings.fetch_total_timeout}s" if late else type(exc).__name__) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise BadURL(url, str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise ConnectError(url, str(exc) or type(exc).__name__) from exc
+    finally:
+        DEADLINE.reset(token)
+
+
+def _follow(client: httpx.Client, url: str, settings: Settings, headers: dict[str, str], deadline: float) -> Response:
+    """The redirect loop of `get`: check each hop, send it, stop at the first non-redirect answer."""
+    # Cookies live for one fetch only: enough for sites that set one and redirect back.
+    cookies = httpx.Cookies()
+    seen: set[tuple[str, str]] = set()
+    redirects: list[str] = []
+    permanent = True
+    current = url
+    while True:
+        _check_target(url, current, settings)
+        # Only encodings `_Inflater` decodes in bounded steps; httpx would ask for br/zstd when installed.
+        request = client.build_request("GET", current, headers={**headers, "Accept-Encoding": "gzip, deflate"})
+        cookies.set_cookie_header(request)
+        hop = (current, request.headers.get("cookie", ""))
+        if hop in seen:
+            raise TooManyRedirects(url, f"loops back to {current}")
+        seen.add(hop)
+        response = client.send(request, stream=True)
+        try:
+            cookies.extract_cookies(response)
+            location = response.headers.get("location")
+            if response.status_code in _REDIRECT_STATUSES and location:
+                if len(redirects) >= settings.fetch_max_redirects:
+                    raise TooManyRedirects(url, f"more than {settings.fetch_max_redirects} redirects")
+                redirects.append(current)
+                permanent = permanent and response.status_code in (301, 308)
+                try:
+                    current = urldefrag(urljoin(current, location.strip())).url
+                except ValueError as exc:
+                    raise BadURL(url, f"bad Location {location!r}") from exc
+                continue
+            if response.status_code != 304 and not 200 <= response.status_code < 300:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                raise HTTPStatusError(url, response.status_code, retry_after)
+            body = _read_body(response, url, settings, deadline) if response.status_code != 304 else b""
+            return Response(
+                url=url,
+                final_url=current,
+                status=response.status_code,
+                headers={key.lower(): value for key, value in response.headers.items()},
+                body=body,
+                redirects=redirects,
+                permanent_redirect=bool(redirects) and permanent,
+            )
+        finally:
+            response.close()
+
+
+def _check_target(url: str, target: str, settings: Settings) -> None:
+    """Refuse a hop that is not http(s), or (guard on) whose host resolves to a non-public address."""
+    try:
+        parts = urlsplit(target)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise BadURL(url, f"unparseable URL {target!r}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadURL(url, f"not an http(s) URL: {target!r}")
+    if settings.allow_private_hosts:
+        return
+    try:
+        check_host(parts.hostname, port)
+    except OSError as exc:
+        raise ConnectError(url, f"cannot resolve {parts.hostname}: {exc}") from exc
+
+
+def _read_body(response: httpx.Response, url: str, settings: Settings, deadline: float) -> bytes:
+    """Stream and decode the body, aborting once it passes the size cap or the total deadline."""
+    cap = settings.fetch_max_bytes
+    length = response.headers.get("content-length", "").strip()
+    if length.isdigit() and int(length) > cap:
+        raise TooLarge(url, f"Content-Length {length} > {cap}")
+    inflater = _Inflater(url, response.headers.get("content-encoding", ""))
+    body = bytearray()
+    for raw in response.iter_raw():
+        for piece in inflater.feed(raw):
+            body += piece
+            if len(body) > cap:
+                raise TooLarge(url, f"body over {cap} bytes")
+        # The transport enforces this too; checked here as well for clients not built by make_client.
+        if time.monotonic() > deadline:
+            raise Timeout(url, f"total deadline {settings.fetch_total_timeout}s")
+    body += inflater.flush()
+    if len(body) > cap:
+        raise TooLarge(url, f"body over {cap} bytes")
+    return bytes(body)
+
+
+class _Inflater:
+    """Undo a gzip or deflate Content-Encoding in bounded steps (httpx's decoders inflate a chunk whole)."""
+
+    def __init__(self, url: str, content_encoding: str):
+        encoding = content_encoding.strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise BadEncoding(url, f"unsupported Content-Encoding {content_encoding!r}")
+        self._url = url
+        self._deflate = encoding == "deflate"
+        self._started = False
+        # MAX_WBITS | 32: zlib detects the gzip or zlib header itself.
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding not in ("", "identity") else None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Yield the decoded bytes of `data`, at most `_INFLATE_STEP` at a time."""
+        if self._zlib is None:
+            yield data
+            return
+        try:
+            while data:
+                out = self._inflate(data)
+                data = self._zlib.unconsumed_tail
+                yield out
+        except zlib.error as exc:
+            raise BadEncoding(self._url, f"corrupt compressed body: {exc}") from exc
+
+    def flush(self) -> bytes:
+        """Whatever the decompressor still holds at the end of the body."""
+        try:
+            return self._zlib.flush() if self._zlib is not None else b""
+        except zlib.error as exc:
+            raise BadEncoding(self._url, f"corrupt compressed body: {exc}") from exc
+
+    def _inflate(self, data: bytes) -> bytes:
+        """One bounded decompression step."""
+        try:
+            out = self._zlib.decompress(data, _INFLATE_STEP)
+        except zlib.error:
+            if self._started or not self._deflate:
+                raise
+            # Some servers send raw deflate without the zlib header RFC 9110 asks for.
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._zlib.decompress(data, _INFLATE_STEP)
+        self._started = True
+        return out
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None when absent or unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
