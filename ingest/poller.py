@@ -1,0 +1,194 @@
+"""One polling pass: due feeds, a Redis lease per feed, bounded concurrency, new entries enqueued once.
+
+Threads only fetch and parse; every store and queue write happens in the calling thread, so a store
+connection is never shared between threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import httpx
+from redis import Redis
+
+from config import Settings
+from ingest import feedstate
+from ingest.feeds import FeedFetch, ParsedFeed, body_hash, fetch_feed, parse_feed
+from ingest.errors import NotAFeed
+from ingest.urls import host_of, url_id
+from net import http
+from store.records import Feed
+
+LOGGER = logging.getLogger(__name__)
+
+LEASE_MARGIN = 30.0
+RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+@dataclass
+class PollSummary:
+    """What one pass did."""
+
+    polled: int = 0
+    changed: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    entries: int = 0
+    enqueued: int = 0
+    skipped: int = 0
+    duration: float = 0.0
+
+    def add(self, outcome: feedstate.FeedOutcome) -> None:
+        """Count one feed's outcome."""
+        if outcome.result == "skipped":
+            self.skipped += 1
+            return
+        self.polled += 1
+        self.changed += outcome.result == "changed"
+        self.not_modified += outcome.result == "not-modified"
+        self.failed += outcome.result in feedstate.FAILED_RESULTS
+        self.entries += outcome.entries
+        self.enqueued += outcome.enqueued
+
+    def line(self) -> str:
+        """The one-line summary `wiredesk poll` prints."""
+        return (f"polled {self.polled} feeds in {self.duration:.1f}s: {self.changed} changed, "
+                f"{self.not_modified} not modified, {self.failed} failed; {self.entries} entries, "
+                f"{self.enqueued} new enqueued; {self.skipped} skipped (leased by another poller)")
+
+
+@dataclass
+class FetchResult:
+    """What a pool thread brings back for one feed: the fetch, the parse, or the error."""
+
+    fetch: FeedFetch | None = None
+    parsed: ParsedFeed | None = None
+    unchanged: bool = False
+    body_hash: str | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class _Running:
+    feed: Feed
+    token: str
+    host: str
+
+
+@dataclass
+class _Dispatch:
+    """Feeds waiting per host, and what runs now."""
+
+    waiting: dict[str, deque] = field(default_factory=dict)
+    active: Counter = field(default_factory=Counter)
+    running: dict[Future, _Running] = field(default_factory=dict)
+
+
+def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = False, now: datetime | None = None,
+               progress: Callable[[feedstate.FeedOutcome], None] | None = None) -> PollSummary:
+    """Poll the feeds that are due (every feed but gone ones with `all_feeds`) once; return the summary.
+
+    Raises only when Redis (redis.ConnectionError) or the store (store.base.StoreUnavailable) fails.
+    Example: `poll_feeds(settings, open_store(settings.store_url), Redis.from_url(settings.redis_url)).line()`.
+    """
+    started = time.monotonic()
+    now = now or datetime.now(timezone.utc)
+    feeds = [f for f in store.list_feeds() if f.state != feedstate.GONE] if all_feeds else store.due_feeds(now)
+    summary = PollSummary()
+    state = _Dispatch()
+    for feed in feeds:
+        state.waiting.setdefault(host_of(feed.url), deque()).append(feed)
+    with http.make_client(settings) as client, ThreadPoolExecutor(settings.poll_concurrency) as pool:
+        while state.waiting or state.running:
+            for outcome in _dispatch(settings, store, redis, client, pool, state, all_feeds, now):
+                _report(summary, progress, outcome)
+            if not state.running:
+                continue
+            done, _ = wait(list(state.running), return_when=FIRST_COMPLETED)
+            for future in done:
+                run = state.running.pop(future)
+                state.active[run.host] -= 1
+                try:
+                    outcome = feedstate.apply_result(settings, store, redis, run.feed, future.result(), now)
+                finally:
+                    _release(redis, settings, run.feed.url, run.token)
+                _report(summary, progress, outcome)
+    summary.duration = time.monotonic() - started
+    LOGGER.info(summary.line())
+    return summary
+
+
+def _dispatch(settings: Settings, store, redis: Redis, client: httpx.Client, pool: ThreadPoolExecutor,
+              state: _Dispatch, all_feeds: bool, now: datetime) -> list[feedstate.FeedOutcome]:
+    """Start feeds, host by host in turn, while the overall and per-host limits allow; return the skipped."""
+    skipped = []
+    for host in list(state.waiting):
+        queue = state.waiting[host]
+        while queue and len(state.running) < settings.poll_concurrency and state.active[host] < settings.poll_per_host:
+            feed = queue.popleft()
+            token = _acquire(redis, settings, feed.url)
+            # Re-read under the lease: another poller may have polled it since the due list was read.
+            fresh = store.get_feed(feed.url) if token else None
+            if token and (fresh is None or not (all_feeds or fresh.next_poll is None or fresh.next_poll <= now)):
+                _release(redis, settings, feed.url, token)
+                fresh = None
+            if fresh is None:
+                skipped.append(feedstate.FeedOutcome(feed.url, "skipped"))
+                continue
+            future = pool.submit(fetch_and_parse, client, fresh, settings, now)
+            state.running[future] = _Running(fresh, token, host)
+            state.active[host] += 1
+        if not queue:
+            del state.waiting[host]
+    return skipped
+
+
+def fetch_and_parse(client: httpx.Client, feed: Feed, settings: Settings, now: datetime) -> FetchResult:
+    """Fetch one feed and parse it unless it did not change; never raises (the error is the result)."""
+    every = settings.unconditional_every
+    conditional = not (every and (feed.polls + 1) % every == 0)
+    try:
+        fetch = fetch_feed(client, feed, settings, conditional=conditional)
+        if fetch.status == 304:
+            return FetchResult(fetch=fetch, unchanged=True)
+        digest = body_hash(fetch.body)
+        if digest == feed.body_hash:
+            return FetchResult(fetch=fetch, unchanged=True, body_hash=digest)
+        parsed = parse_feed(fetch.body, fetch.final_url, settings, fetch.headers, now=now)
+        return FetchResult(fetch=fetch, parsed=parsed, body_hash=digest)
+    except (http.FetchError, NotAFeed) as exc:
+        return FetchResult(error=exc)
+    except Exception as exc:  # one broken feed must not stop the pass; the error is recorded on the feed
+        LOGGER.exception("unexpected error polling %s", feed.url)
+        return FetchResult(error=exc)
+
+
+def _report(summary: PollSummary, progress, outcome: feedstate.FeedOutcome) -> None:
+    """Count an outcome and tell the caller."""
+    summary.add(outcome)
+    if progress is not None:
+        progress(outcome)
+
+
+def _lease_key(settings: Settings, feed_url: str) -> str:
+    """The Redis key of a feed's polling lease."""
+    return f"{settings.key_prefix}:poll-lease:{url_id(feed_url)}"
+
+
+def _acquire(redis: Redis, settings: Settings, feed_url: str) -> str | None:
+    """Take the feed's lease (it expires on its own should this process die); return its token or None."""
+    token = uuid.uuid4().hex
+    lease_ms = int((settings.fetch_total_timeout + LEASE_MARGIN) * 1000)
+    return token if redis.set(_lease_key(settings, feed_url), token, nx=True, px=lease_ms) else None
+
+
+def _release(redis: Redis, settings: Settings, feed_url: str, token: str) -> None:
+    """Give the lease back, only if it is still ours (compare-and-delete)."""
+    redis.eval(RELEASE_SCRIPT, 1, _lease_key(settings, feed_url), token)
