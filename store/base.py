@@ -21,6 +21,10 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or is locked; the caller may retry."""
 
 
+class InvalidQuery(StoreError):
+    """A query the store cannot answer as asked (bad cursor, unknown order or date field)."""
+
+
 class Store(ABC):
     """A document store. Implementations: store.sqlite.SQLiteStore, store.postgres.PostgresStore."""
 

@@ -1,0 +1,99 @@
+"""The server backend: PostgreSQL through psycopg 3, a generated tsvector with a GIN index, unaccent for diacritics."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from store.base import StoreError, StoreUnavailable
+from store.rows import Codec, utc
+from store.sql import SQLStore
+
+LOGGER = logging.getLogger(__name__)
+
+FETCH_BATCH = 500
+CONNECT_TIMEOUT = 10  # seconds
+
+
+class PgCodec(Codec):
+    """PostgreSQL keeps timestamptz and jsonb natively."""
+
+    def dump_time(self, value: datetime | None):
+        return None if value is None else utc(value)
+
+    def dump_list(self, value: list[str]):
+        return Jsonb(list(value or []))
+
+
+class PostgresStore(SQLStore):
+    """Store in PostgreSQL; honours the search_path given in the URL (`?options=-csearch_path%3Dschema`)."""
+
+    dialect = "postgres"
+    codec = PgCodec()
+    lock_row = " FOR UPDATE"
+
+    def _connect(self):
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        conn.execute("SET TIME ZONE 'UTC'")
+        return conn
+
+    def _transaction(self, conn):
+        return conn.transaction()
+
+    def _sql(self, sql: str) -> str:
+        # Shared statements use `?` and no literal `%`; psycopg wants `%s`.
+        return sql.replace("?", "%s")
+
+    def _classify(self, exc: Exception):
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return StoreUnavailable
+        if isinstance(exc, psycopg.Error):
+            return StoreError
+        return None
+
+    def _prepare_migration(self, conn) -> None:
+        # One migrator per schema at a time; the lock ends with the transaction.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('wiredesk-migrate:' || current_schema()))")
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'").fetchone() is None:
+            # Database-wide, so in public whatever the search_path; needs superuser or a trusted-extension grant.
+            try:
+                with conn.transaction():  # a savepoint, so a lost race does not abort the migration
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public")
+            except psycopg.errors.UniqueViolation:
+                LOGGER.debug("another process created unaccent concurrently")
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version"
+                     " (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)")
+
+    def _schema_version(self, conn) -> int:
+        if conn.execute("SELECT to_regclass('schema_version') AS t").fetchone()["t"] is None:
+            return 0
+        return conn.execute("SELECT coalesce(max(version), 0) AS v FROM schema_version").fetchone()["v"]
+
+    def _run_script(self, conn, sql: str) -> None:
+        conn.execute(sql)  # no parameters: psycopg sends the whole file as one simple query
+
+    def _stream(self, conn, sql: str, params: list) -> Iterator:
+        with conn.transaction(), conn.cursor(name=f"wd_iter_{uuid.uuid4().hex[:12]}") as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(FETCH_BATCH):
+                yield from rows
+
+    def text_filter(self, alias: str, tq) -> tuple[str, list]:
+        return f"{alias}.tsv @@ to_tsquery('simple'::regconfig, wd_unaccent(?))", [tq.tsquery]
+
+    def ranked_source(self, tq) -> tuple[str, str, str, list]:
+        # float8: float4 text output would not round-trip through a cursor exactly
+        return ("documents d CROSS JOIN to_tsquery('simple'::regconfig, wd_unaccent(?)) AS q",
+                "ts_rank_cd(d.tsv, q)::float8", "d.tsv @@ q", [tq.tsquery])
+
+    def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
+        return f"{column} @> ?", [Jsonb(list(values))]

@@ -1,0 +1,226 @@
+"""The user query syntax, compiled once into an SQLite FTS5 MATCH string and a PostgreSQL tsquery string.
+
+Syntax: words (all must match), "quoted phrases", prefixes `word*`, `OR` between alternatives, `NOT word`
+or `-word` to exclude, and parentheses for grouping. Any character that is not a letter or a digit
+separates words, so hostile input (quotes, FTS operators, NUL bytes) can never form SQL or FTS syntax;
+the compiled strings are always passed to the database as bound parameters.
+
+Policy: a query with no usable word (empty, only punctuation) compiles to None, meaning "no text
+filter"; a query whose words are all excluded (`-foo`) compiles to a TextQuery that matches nothing,
+because neither FTS5 nor a GIN index can answer "everything except" cheaply.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_INPUT = 2000  # characters of the query looked at; the rest is ignored
+MAX_TERMS = 32  # words (phrase words included) kept from one query
+MAX_WORD = 100  # longer "words" are dropped: they are not language, and PostgreSQL limits lexemes
+MAX_DEPTH = 8  # deeper parentheses are ignored (treated as separators)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word, optionally a prefix."""
+
+    word: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words that must appear consecutively."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class And:
+    """All `pos` must match and none of `neg`."""
+
+    pos: tuple
+    neg: tuple = ()
+
+
+@dataclass(frozen=True)
+class Or:
+    """Any of `items` matches."""
+
+    items: tuple
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """A compiled query: `fts` for FTS5 MATCH, `tsquery` for to_tsquery; both empty when nothing can match."""
+
+    fts: str
+    tsquery: str
+
+    @property
+    def matches_nothing(self) -> bool:
+        return not self.fts
+
+
+NOTHING = TextQuery("", "")
+
+
+def tokenize(text: str) -> list[tuple]:
+    """Split a query into tokens: ('word', w, prefix), ('phrase', words), ('(',), (')',), ('OR',), ('NOT',)."""
+    text = text[:MAX_INPUT]
+    tokens: list[tuple] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isalnum():
+            j = i
+            while j < n and text[j].isalnum():
+                j += 1
+            word, prefix = text[i:j], j < n and text[j] == "*"
+            if word in ("OR", "NOT", "AND") and not prefix:
+                if word != "AND":  # AND is implicit
+                    tokens.append((word,))
+            elif len(word) <= MAX_WORD:
+                tokens.append(("word", word, prefix))
+            i = j + prefix
+        elif ch == '"':
+            end = text.find('"', i + 1)
+            end = n if end < 0 else end
+            words = tuple(w for w in _words(text[i + 1:end]) if len(w) <= MAX_WORD)
+            if words:
+                tokens.append(("phrase", words))
+            i = end + 1
+        elif ch == "-" and (i == 0 or not text[i - 1].isalnum()) and i + 1 < n and (
+                text[i + 1].isalnum() or text[i + 1] in '"('):
+            tokens.append(("NOT",))
+            i += 1
+        else:
+            if ch in "()":
+                tokens.append((ch,))
+            i += 1
+    return tokens
+
+
+def _words(text: str) -> list[str]:
+    """The letter/digit runs of `text`."""
+    cleaned = "".join(ch if ch.isalnum() else " " for ch in text)
+    return cleaned.split()
+
+
+class _Parser:
+    """Recursive descent over tokens: or := and ('OR' and)*; and := unary+; unary := NOT unary | atom."""
+
+    def __init__(self, tokens: list[tuple]):
+        self.tokens, self.pos, self.terms, self.depth = tokens, 0, 0, 0
+
+    def peek(self) -> tuple | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def parse_or(self):
+        items = [self.parse_and()]
+        while self.peek() == ("OR",):
+            self.pos += 1
+            items.append(self.parse_and())
+        items = [item for item in items if item is not None]
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def parse_and(self):
+        pos, neg = [], []
+        while (tok := self.peek()) is not None and tok not in (("OR",), (")",)):
+            node, negated = self.parse_unary()
+            if node is not None:
+                (neg if negated else pos).append(node)
+        if not pos:
+            return None  # nothing positive to match: FTS5 has no unary NOT
+        if len(pos) == 1 and not neg:
+            return pos[0]
+        return And(tuple(pos), tuple(neg))
+
+    def parse_unary(self):
+        negated = False
+        while self.peek() == ("NOT",):
+            self.pos += 1
+            negated = not negated
+        return self.parse_atom(), negated
+
+    def parse_atom(self):
+        tok = self.peek()
+        if tok is None:
+            return None
+        self.pos += 1
+        if tok == ("(",):
+            if self.depth >= MAX_DEPTH:
+                return None
+            self.depth += 1
+            node = self.parse_or()
+            self.depth -= 1
+            if self.peek() == (")",):
+                self.pos += 1
+            return node
+        if tok[0] == "word":
+            return self._count(Term(tok[1], tok[2]), 1)
+        if tok[0] == "phrase":
+            words = tok[1][: MAX_TERMS - self.terms]
+            node = Phrase(words) if len(words) > 1 else Term(words[0]) if words else None
+            return self._count(node, len(words))
+        return None  # a stray OR, NOT or ')'
+
+    def _count(self, node, count: int):
+        """Keep `node` while under the term cap."""
+        if node is None or self.terms >= MAX_TERMS:
+            return None
+        self.terms += count
+        return node
+
+
+def to_fts5(node) -> str:
+    """Render a node as an FTS5 MATCH expression (words quoted, so they are never operators)."""
+    if isinstance(node, Term):
+        return f'"{node.word}"' + ("*" if node.prefix else "")
+    if isinstance(node, Phrase):
+        return '"' + " ".join(node.words) + '"'
+    if isinstance(node, Or):
+        return "(" + " OR ".join(to_fts5(item) for item in node.items) + ")"
+    expr = "(" + " AND ".join(to_fts5(item) for item in node.pos) + ")"
+    if node.neg:
+        expr += " NOT (" + " OR ".join(to_fts5(item) for item in node.neg) + ")"
+    return "(" + expr + ")"
+
+
+def to_tsquery(node) -> str:
+    """Render a node as a to_tsquery() string (words single-quoted lexemes)."""
+    if isinstance(node, Term):
+        return f"'{node.word}'" + (":*" if node.prefix else "")
+    if isinstance(node, Phrase):
+        return "(" + " <-> ".join(f"'{word}'" for word in node.words) + ")"
+    if isinstance(node, Or):
+        return "(" + " | ".join(to_tsquery(item) for item in node.items) + ")"
+    expr = " & ".join(to_tsquery(item) for item in node.pos)
+    if node.neg:
+        expr += " & !(" + " | ".join(to_tsquery(item) for item in node.neg) + ")"
+    return "(" + expr + ")"
+
+
+def compile_query(text: str | None) -> TextQuery | None:
+    """Compile user query text; None means no text filter, NOTHING means no document can match."""
+    if not text:
+        return None
+    tokens = tokenize(text)
+    if not any(tok[0] in ("word", "phrase") for tok in tokens):
+        return None
+    parser = _Parser(tokens)
+    node = parser.parse_or()
+    while parser.peek() is not None:  # a stray ')' ends parse_or early; keep the rest as more ANDed terms
+        parser.pos += 1
+        rest = parser.parse_or()
+        if rest is not None:
+            node = rest if node is None else And((node, rest))
+    if node is None:
+        LOGGER.debug("query %.80r has no positive term: matches nothing", text)
+        return NOTHING
+    return TextQuery(to_fts5(node), to_tsquery(node))

@@ -1,0 +1,304 @@
+"""The SQL store both backends share: connections per process, error wrapping, migrations, feeds and URLs.
+
+Statements are written once with `?` placeholders; a backend supplies the connection, the transaction,
+the value codec and the few dialect-specific fragments (full-text search, JSON lists, scripts).
+Documents, stories and search live in store/documents.py and store/search.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from store import documents, search
+from store.base import Store, StoreError, StoreUnavailable
+from store.records import FAILED, QUEUED, RETRYING, STARTED, Document, Feed, Query, ResultPage, Story, UrlState
+from store.rows import FEED_COLUMNS, URL_COLUMNS, Codec, column_list
+
+LOGGER = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BATCH = 500  # rows per multi-row INSERT, under SQLite's bound-variable limit
+
+
+def load_migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every `NNNN_name.<dialect>.sql` file, in version order."""
+    found = []
+    for path in MIGRATIONS.glob(f"*.{dialect}.sql"):
+        number, _, name = path.name.removesuffix(f".{dialect}.sql").partition("_")
+        found.append((int(number), name, path.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLStore(Store):
+    """A Store over a DB-API connection; subclasses implement the hooks below."""
+
+    dialect: str  # the migration file suffix
+    codec: Codec
+    lock_row = ""  # appended to a SELECT that reads a row the transaction will rewrite
+
+    def __init__(self, url: str, auto_migrate: bool = True):
+        self.url = url
+        self._local = threading.local()
+        if auto_migrate:
+            self.migrate()
+
+    # Hooks a backend implements
+    @abstractmethod
+    def _connect(self):
+        """A new connection with dict-like rows, autocommit outside explicit transactions."""
+
+    @abstractmethod
+    def _transaction(self, conn) -> AbstractContextManager:
+        """A write transaction on `conn` (SQLite takes the write lock at once)."""
+
+    @abstractmethod
+    def _classify(self, exc: Exception) -> type[StoreError] | None:
+        """StoreUnavailable or StoreError for a database exception; None for anything else."""
+
+    @abstractmethod
+    def _prepare_migration(self, conn) -> None:
+        """Inside the migration transaction: serialise migrators, create schema_version and extensions."""
+
+    @abstractmethod
+    def _schema_version(self, conn) -> int:
+        """The highest applied migration, 0 before the first."""
+
+    @abstractmethod
+    def _run_script(self, conn, sql: str) -> None:
+        """Execute a migration file."""
+
+    @abstractmethod
+    def _stream(self, conn, sql: str, params: list) -> Iterator:
+        """Rows of a query fetched in batches (server-side cursor where there is one)."""
+
+    @abstractmethod
+    def text_filter(self, alias: str, tq) -> tuple[str, list]:
+        """A WHERE condition: document `alias` matches compiled query `tq`."""
+
+    @abstractmethod
+    def ranked_source(self, tq) -> tuple[str, str, str, list]:
+        """(FROM clause with documents as `d`, rank expression (higher is better), WHERE condition, params)."""
+
+    @abstractmethod
+    def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
+        """A WHERE condition: the JSON list in `column` holds every one of `values`."""
+
+    def _sql(self, sql: str) -> str:
+        """Statement text in the driver's placeholder style."""
+        return sql
+
+    # Connections and errors
+    def _conn(self):
+        """This thread's connection, opened anew after a fork (rq work horses) or a failure."""
+        local = self._local
+        if getattr(local, "conn", None) is None or local.pid != os.getpid():
+            local.conn, local.pid = self._connect(), os.getpid()
+        return local.conn
+
+    def _drop(self) -> None:
+        """Forget this thread's connection after a failure so the next call reconnects."""
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken; closing is best effort
+                LOGGER.debug("closing a failed connection raised", exc_info=True)
+
+    @contextmanager
+    def _guard(self):
+        """Turn driver exceptions into StoreUnavailable (retry) or StoreError."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            kind = self._classify(exc)
+            if kind is None:
+                raise
+            if kind is StoreUnavailable:
+                self._drop()
+            raise kind(f"{type(exc).__name__}: {exc}") from exc
+
+    @contextmanager
+    def _tx(self):
+        """A guarded write transaction; yields the connection."""
+        with self._guard():
+            conn = self._conn()
+            with self._transaction(conn):
+                yield conn
+
+    def _exec(self, conn, sql: str, params=()):
+        return conn.execute(self._sql(sql), list(params))
+
+    def _rows(self, sql: str, params=()) -> list:
+        """All rows of a read statement."""
+        with self._guard():
+            return self._exec(self._conn(), sql, params).fetchall()
+
+    def _one(self, sql: str, params=()):
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _iter(self, sql: str, params: list) -> Iterator:
+        """Rows streamed in batches, errors wrapped."""
+        with self._guard():
+            yield from self._stream(self._conn(), self._sql(sql), params)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # Lifecycle
+    def migrate(self, target: int | None = None) -> int:
+        """Apply pending migrations (up to `target`) in one transaction; return the version in force."""
+        pending = [m for m in load_migrations(self.dialect) if target is None or m[0] <= target]
+        with self._guard():
+            if pending and self._schema_version(self._conn()) >= pending[-1][0]:
+                return self._schema_version(self._conn())
+        with self._tx() as conn:
+            self._prepare_migration(conn)
+            current = self._schema_version(conn)
+            for version, name, sql in pending:
+                if version > current:
+                    LOGGER.info("applying %s migration %04d_%s", self.dialect, version, name)
+                    self._run_script(conn, sql)
+                    self._exec(conn, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                               [version, name, self.now().isoformat()])
+            return self._schema_version(conn)
+
+    def close(self) -> None:
+        self._drop()
+
+    def ping(self) -> None:
+        self._rows("SELECT 1")
+
+    # Feeds
+    def add_feeds(self, feeds: list[Feed]) -> int:
+        now, added = self.now(), 0
+        with self._tx() as conn:
+            for start in range(0, len(feeds), BATCH):
+                chunk = feeds[start:start + BATCH]
+                params = [value for feed in chunk for value in self._feed_params(feed, now)]
+                added += len(self._exec(conn, _insert("feeds", FEED_COLUMNS, len(chunk))
+                                        + " ON CONFLICT (url) DO NOTHING RETURNING url", params).fetchall())
+        return added
+
+    def remove_feed(self, url: str) -> bool:
+        with self._tx() as conn:
+            return bool(self._exec(conn, "DELETE FROM feeds WHERE url = ? RETURNING url", [url]).fetchall())
+
+    def get_feed(self, url: str) -> Feed | None:
+        row = self._one(f"SELECT {column_list(FEED_COLUMNS)} FROM feeds WHERE url = ?", [url])
+        return None if row is None else self.codec.feed(row)
+
+    def list_feeds(self) -> list[Feed]:
+        return [self.codec.feed(row) for row in self._rows(f"SELECT {column_list(FEED_COLUMNS)} FROM feeds ORDER BY url")]
+
+    def due_feeds(self, now: datetime, limit: int | None = None) -> list[Feed]:
+        sql = (f"SELECT {column_list(FEED_COLUMNS)} FROM feeds WHERE (next_poll IS NULL OR next_poll <= ?)"
+               " AND state <> 'gone' ORDER BY next_poll IS NOT NULL, next_poll, url")
+        params: list = [self.codec.dump_time(now)]
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", params + [limit]
+        return [self.codec.feed(row) for row in self._rows(sql, params)]
+
+    def save_feed(self, feed: Feed, old_url: str | None = None) -> None:
+        params = self._feed_params(feed, self.now())
+        updates = ", ".join(f"{name} = excluded.{name}" for name in FEED_COLUMNS if name not in ("url", "added_at"))
+        with self._tx() as conn:
+            if old_url and old_url != feed.url:
+                self._exec(conn, "DELETE FROM feeds WHERE url = ?", [old_url])
+            self._exec(conn, _insert("feeds", FEED_COLUMNS, 1) + f" ON CONFLICT (url) DO UPDATE SET {updates},"
+                       " added_at = COALESCE(feeds.added_at, excluded.added_at)", params)
+
+    def _feed_params(self, feed: Feed, now: datetime) -> list:
+        """A feed's row, added now unless it says when."""
+        params = self.codec.params(feed, FEED_COLUMNS)
+        params[FEED_COLUMNS.index("added_at")] = self.codec.dump_time(feed.added_at or now)
+        return params
+
+    # URL states
+    def claim_urls(self, states: list[UrlState]) -> list[str]:
+        now = self.now()
+        unique = list({state.url_id: state for state in states}.values())
+        inserted: set[str] = set()
+        with self._tx() as conn:
+            for start in range(0, len(unique), BATCH):
+                chunk, params = unique[start:start + BATCH], []
+                for state in chunk:
+                    row = self.codec.params(state, URL_COLUMNS)
+                    row[URL_COLUMNS.index("created_at")] = self.codec.dump_time(state.created_at or now)
+                    row[URL_COLUMNS.index("updated_at")] = self.codec.dump_time(state.updated_at or now)
+                    params += row
+                sql = _insert("urls", URL_COLUMNS, len(chunk)) + " ON CONFLICT (url_id) DO NOTHING RETURNING url_id"
+                inserted.update(row["url_id"] for row in self._exec(conn, sql, params).fetchall())
+        return [state.url_id for state in unique if state.url_id in inserted]
+
+    def set_url_state(self, url_id: str, state: str, *, reason: str | None = None, detail: str | None = None,
+                      document_id: str | None = None, attempts: int | None = None,
+                      next_try: datetime | None = None) -> None:
+        with self._tx() as conn:
+            cur = self._exec(conn, "UPDATE urls SET state = ?, reason = ?, detail = ?,"
+                             " document_id = COALESCE(?, document_id), attempts = COALESCE(?, attempts),"
+                             " next_try = ?, updated_at = ? WHERE url_id = ?",
+                             [state, reason, detail, document_id, attempts, self.codec.dump_time(next_try),
+                              self.codec.dump_time(self.now()), url_id])
+            if cur.rowcount == 0:
+                LOGGER.warning("state %s for unknown url_id %s ignored", state, url_id)
+
+    def get_url_state(self, url_id: str) -> UrlState | None:
+        row = self._one(f"SELECT {column_list(URL_COLUMNS)} FROM urls WHERE url_id = ?", [url_id])
+        return None if row is None else self.codec.url_state(row)
+
+    def count_url_states(self) -> dict[str, int]:
+        return {row["state"]: row["n"] for row in self._rows("SELECT state, count(*) AS n FROM urls GROUP BY state")}
+
+    def stale_urls(self, updated_before: datetime, limit: int = 1000) -> list[UrlState]:
+        rows = self._rows(f"SELECT {column_list(URL_COLUMNS)} FROM urls WHERE state IN (?, ?, ?) AND updated_at < ?"
+                          " ORDER BY updated_at LIMIT ?",
+                          [QUEUED, STARTED, RETRYING, self.codec.dump_time(updated_before), limit])
+        return [self.codec.url_state(row) for row in rows]
+
+    def list_failures(self, since: datetime | None = None, reason: str | None = None,
+                      include_retrying: bool = True, limit: int = 1000) -> list[UrlState]:
+        states = [FAILED, RETRYING] if include_retrying else [FAILED]
+        sql = f"SELECT {column_list(URL_COLUMNS)} FROM urls WHERE state IN ({', '.join('?' * len(states))})"
+        params: list = list(states)
+        if since is not None:
+            sql, params = sql + " AND updated_at >= ?", params + [self.codec.dump_time(since)]
+        if reason:
+            # substr, not LIKE: the same case-sensitive prefix test on both backends, no wildcards to escape
+            sql, params = sql + " AND substr(reason, 1, ?) = ?", params + [len(reason), reason]
+        rows = self._rows(sql + " ORDER BY updated_at DESC, url_id LIMIT ?", params + [limit])
+        return [self.codec.url_state(row) for row in rows]
+
+    # Documents, stories, search: shared logic in their own modules
+    def publish(self, doc: Document, url_id: str) -> None:
+        documents.publish(self, doc, url_id)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        return documents.get_document(self, doc_id)
+
+    def get_story(self, story_id: str) -> Story | None:
+        return documents.get_story(self, story_id)
+
+    def stats(self) -> dict:
+        return documents.stats(self)
+
+    def search(self, query: Query) -> ResultPage:
+        return search.search(self, query)
+
+    def iter_documents(self, query: Query) -> Iterator[Document]:
+        return search.iter_documents(self, query)
+
+
+def _insert(table: str, columns: tuple[str, ...], rows: int) -> str:
+    """A multi-row INSERT statement with placeholders."""
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"INSERT INTO {table} ({column_list(columns)}) VALUES " + ", ".join([one] * rows)

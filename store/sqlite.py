@@ -1,0 +1,112 @@
+"""The embedded backend: one SQLite file in WAL mode, shared by the API and worker processes; FTS5 search."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from store.base import StoreError, StoreUnavailable
+from store.rows import Codec
+from store.sql import SQLStore
+
+LOGGER = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock before giving up
+FETCH_BATCH = 500
+# Messages of sqlite3.OperationalError that mean "try again later", not a bug.
+_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+
+
+def sqlite_path(url: str) -> str:
+    """The file a `sqlite:///relative.db` or `sqlite:////absolute.db` URL names."""
+    if not url.startswith("sqlite:///"):
+        raise StoreError(f"SQLite URL must look like sqlite:///path.db, got {url!r}")
+    return url.removeprefix("sqlite:///")
+
+
+class SQLiteStore(SQLStore):
+    """Store in an SQLite file: one connection per process and thread, writers serialised by BEGIN IMMEDIATE."""
+
+    dialect = "sqlite"
+    codec = Codec()
+
+    def __init__(self, url: str, auto_migrate: bool = True):
+        self.path = sqlite_path(url)
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35+ needed for RETURNING")
+        super().__init__(url, auto_migrate)
+
+    def _connect(self):
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves; the connection may serve a streaming
+            # generator consumed on another thread, but never two threads at once (connections are per thread).
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps the file consistent
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def _transaction(self, conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _classify(self, exc: Exception):
+        if isinstance(exc, sqlite3.OperationalError) and any(word in str(exc).lower() for word in _TRANSIENT):
+            return StoreUnavailable
+        if isinstance(exc, sqlite3.Error):
+            return StoreError
+        return None
+
+    def _prepare_migration(self, conn) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version"
+                     " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+
+    def _schema_version(self, conn) -> int:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone() is None:
+            return 0
+        return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    def _run_script(self, conn, sql: str) -> None:
+        # executescript would COMMIT our transaction first, so split into statements (triggers kept whole).
+        statement = ""
+        for line in sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                conn.execute(statement)
+                statement = ""
+        if statement.strip():
+            conn.execute(statement)  # trailing comments are a no-op; a truncated statement raises
+
+    def _stream(self, conn, sql: str, params: list) -> Iterator:
+        cursor = conn.execute(sql, params)
+        try:
+            while rows := cursor.fetchmany(FETCH_BATCH):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def text_filter(self, alias: str, tq) -> tuple[str, list]:
+        return f"{alias}.seq IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)", [tq.fts]
+
+    def ranked_source(self, tq) -> tuple[str, str, str, list]:
+        # bm25 is lower-is-better; negate it so both backends rank higher-is-better. Title counts double.
+        return ("documents_fts JOIN documents d ON d.seq = documents_fts.rowid",
+                "-bm25(documents_fts, 2.0, 1.0)", "documents_fts MATCH ?", [tq.fts])
+
+    def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
+        conds = [f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = ?)" for _ in values]
+        return "(" + " AND ".join(conds) + ")", list(values)
