@@ -14,7 +14,7 @@ from store.sql import SQLStore
 
 LOGGER = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock before giving up
+BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock before StoreUnavailable
 FETCH_BATCH = 500
 # Messages of sqlite3.OperationalError that mean "try again later", not a bug.
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
@@ -33,8 +33,8 @@ class SQLiteStore(SQLStore):
     dialect = "sqlite"
     codec = Codec()
 
-    def __init__(self, url: str, auto_migrate: bool = True):
-        self.path = sqlite_path(url)
+    def __init__(self, url: str, auto_migrate: bool = True, busy_timeout: float = BUSY_TIMEOUT):
+        self.path, self.busy_timeout = sqlite_path(url), busy_timeout
         if sqlite3.sqlite_version_info < (3, 35):
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35+ needed for RETURNING")
         super().__init__(url, auto_migrate)
@@ -44,10 +44,9 @@ class SQLiteStore(SQLStore):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves; the connection may serve a streaming
             # generator consumed on another thread, but never two threads at once (connections are per thread).
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps the file consistent
         except (OSError, sqlite3.Error) as exc:

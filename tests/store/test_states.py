@@ -1,0 +1,140 @@
+"""URL states and feeds, and the store shared by several processes: the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from store.base import StoreUnavailable, open_store
+from store.records import FAILED, QUEUED, RETRYING, STARTED, STORED, Feed, Query, UrlState
+from store.sqlite import SQLiteStore
+from tests.store.factory import make_doc
+
+NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(store_url):
+    store = open_store(store_url)
+    yield store
+    store.close()
+
+
+def url_state(url_id: str, **fields) -> UrlState:
+    return UrlState(url_id=url_id, url=f"https://example.com/{url_id}", feed_url="https://example.com/feed",
+                    state=fields.pop("state", QUEUED), **fields)
+
+
+def test_claim_urls_returns_only_ids_never_seen(store):
+    assert store.claim_urls([url_state("a"), url_state("b")]) == ["a", "b"]
+    assert store.claim_urls([url_state("b"), url_state("c"), url_state("c")]) == ["c"]
+    assert store.claim_urls([]) == []
+    assert store.get_url_state("a").url == "https://example.com/a"
+
+
+def test_claim_urls_takes_hundreds_of_rows_in_one_call(store):
+    first = [url_state(f"u{i}") for i in range(1200)]
+    assert len(store.claim_urls(first)) == 1200
+    again = store.claim_urls(first[600:] + [url_state(f"v{i}") for i in range(10)])
+    assert again == [f"v{i}" for i in range(10)]
+    assert store.count_url_states() == {QUEUED: 1210}
+
+
+def test_url_state_moves_and_failures_list_newest_first(store):
+    store.claim_urls([url_state(u) for u in ("a", "b", "c", "d")])
+    store.set_url_state("a", STARTED)
+    store.set_url_state("a", RETRYING, reason="http_503", detail="Service Unavailable", attempts=1,
+                        next_try=NOW + timedelta(seconds=30))
+    store.set_url_state("b", FAILED, reason="http_404", attempts=1)
+    store.set_url_state("c", FAILED, reason="not_html")
+    store.set_url_state("d", STORED, document_id="doc-d")
+    a = store.get_url_state("a")
+    assert (a.state, a.reason, a.attempts, a.next_try) == (RETRYING, "http_503", 1, NOW + timedelta(seconds=30))
+    assert a.updated_at >= a.created_at
+    assert [s.url_id for s in store.list_failures()] == ["c", "b", "a"]
+    assert [s.url_id for s in store.list_failures(include_retrying=False)] == ["c", "b"]
+    assert [s.url_id for s in store.list_failures(reason="http_")] == ["b", "a"]
+    assert store.list_failures(since=datetime.now(UTC) + timedelta(minutes=1)) == []
+    store.set_url_state("a", STORED, document_id="doc-a")  # a retry that succeeded clears the reason
+    assert (store.get_url_state("a").state, store.get_url_state("a").reason) == (STORED, None)
+    assert store.count_url_states() == {STORED: 2, FAILED: 2}
+
+
+def test_stale_urls_are_unfinished_ones_not_touched_since(store):
+    old = datetime.now(UTC) - timedelta(hours=2)
+    store.claim_urls([url_state("old", updated_at=old, created_at=old), url_state("fresh"),
+                      url_state("done", state=STORED, updated_at=old, created_at=old)])
+    stale = store.stale_urls(datetime.now(UTC) - timedelta(hours=1))
+    assert [s.url_id for s in stale] == ["old"]
+
+
+def test_due_feeds_are_unscheduled_first_then_oldest_and_never_gone(store):
+    assert store.add_feeds([Feed(url="https://a/feed"), Feed(url="https://b/feed", next_poll=NOW - timedelta(hours=1)),
+                            Feed(url="https://c/feed", next_poll=NOW - timedelta(hours=2)),
+                            Feed(url="https://d/feed", next_poll=NOW + timedelta(hours=1)),
+                            Feed(url="https://e/feed", state="gone")]) == 5
+    assert store.add_feeds([Feed(url="https://a/feed"), Feed(url="https://f/feed")]) == 1
+    due = [feed.url for feed in store.due_feeds(NOW)]
+    assert due == ["https://a/feed", "https://f/feed", "https://c/feed", "https://b/feed"]
+    assert len(store.due_feeds(NOW, limit=2)) == 2
+
+
+def test_save_feed_writes_state_and_renames_on_redirect(store):
+    store.add_feeds([Feed(url="https://old/feed", title="Old", category="news")])
+    feed = store.get_feed("https://old/feed")
+    added = feed.added_at
+    feed.etag, feed.last_status, feed.polls, feed.rate_per_day = '"v1"', 200, 3, 12.5
+    feed.next_poll = NOW
+    store.save_feed(feed)
+    assert store.get_feed("https://old/feed").etag == '"v1"'
+    feed.url = "https://new/feed"
+    store.save_feed(feed, old_url="https://old/feed")
+    assert store.get_feed("https://old/feed") is None
+    moved = store.get_feed("https://new/feed")
+    assert (moved.title, moved.polls, moved.rate_per_day, moved.next_poll, moved.added_at) == (
+        "Old", 3, 12.5, NOW, added)
+    assert [f.url for f in store.list_feeds()] == ["https://new/feed"]
+    assert store.remove_feed("https://new/feed") and not store.remove_feed("https://new/feed")
+    assert store.stats()["feeds"] == {}
+
+
+def _publish_many(store, prefix: str, count: int) -> None:
+    """Child process body: publish `count` documents through the store inherited from the parent."""
+    for i in range(count):
+        store.publish(make_doc(f"{prefix}{i}", "shared file", hours=i), f"{prefix}{i}")
+
+
+def test_forked_processes_write_through_their_own_connections(store):
+    store.publish(make_doc("parent-before"), "p0")  # the parent's connection exists before the fork
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_publish_many, args=(store, prefix, 40)) for prefix in ("x", "y")]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0, 0]
+    store.publish(make_doc("parent-after"), "p1")  # and still works after
+    assert store.stats()["documents"] == 82
+    assert len(list(store.iter_documents(Query(text="shared")))) == 80
+
+
+def test_locked_sqlite_database_raises_store_unavailable(sqlite_url):
+    store = SQLiteStore(sqlite_url, busy_timeout=0.1)
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.publish(make_doc("a"), "u")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    store.publish(make_doc("a"), "u")  # recovers once the lock is gone
+    assert store.get_document("a") is not None
+
+
+def test_unreachable_postgres_raises_store_unavailable():
+    with pytest.raises(StoreUnavailable):
+        open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=1")

@@ -1,0 +1,182 @@
+"""Documents, stories and search: the same behaviour on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from store.base import InvalidQuery, open_store
+from store.records import DUPLICATE, NEAR, STORED, Query, UrlState
+from tests.store.factory import BASE, make_doc
+
+
+@pytest.fixture
+def store(store_url):
+    store = open_store(store_url)
+    yield store
+    store.close()
+
+
+def ids(page) -> list[str]:
+    return [hit.document.id for hit in page.hits]
+
+
+def test_second_publish_of_same_id_updates_and_merges_lists(store):
+    store.publish(make_doc("d1", "first text", urls=["https://a/1"], feeds=["f1"]), "u1")
+    store.publish(make_doc("d1", "second text", urls=["https://a/2"], feeds=["f1", "f2"]), "u1")
+    doc = store.get_document("d1")
+    assert doc.text == "second text"
+    assert doc.urls == ["https://a/1", "https://a/2"]
+    assert doc.feeds == ["f1", "f2"]
+    assert store.stats()["documents"] == 1
+    assert ids(store.search(Query(text="second"))) == ["d1"]
+    assert ids(store.search(Query(text="first"))) == []
+
+
+def test_publish_marks_url_stored_for_original_and_duplicate_for_copy(store):
+    store.claim_urls([UrlState(url_id=u, url=f"https://x/{u}", feed_url=None, state="queued") for u in ("u1", "u2")])
+    store.publish(make_doc("d1", story_id="s"), "u1")
+    store.publish(make_doc("d2", story_id="s", relation=NEAR), "u2")
+    first, second = store.get_url_state("u1"), store.get_url_state("u2")
+    assert (first.state, first.document_id) == (STORED, "d1")
+    assert (second.state, second.document_id, second.reason) == (DUPLICATE, "d2", NEAR)
+    assert store.count_url_states() == {STORED: 1, DUPLICATE: 1}
+
+
+def test_story_search_returns_one_hit_per_story_with_outlets(store):
+    store.publish(make_doc("orig", "ceasefire talks in Geneva", source="reuters.com", story_id="s"), "u1")
+    store.publish(make_doc("copy1", "ceasefire talks in Geneva", source="bbc.co.uk", story_id="s",
+                           relation=NEAR, hours=1), "u2")
+    store.publish(make_doc("copy2", "ceasefire talks in Geneva", source="cnn.com", story_id="s",
+                           relation=NEAR, hours=2), "u3")
+    store.publish(make_doc("other", "ceasefire holds elsewhere", source="ap.org"), "u4")
+    by_date = store.search(Query(text="ceasefire", order="date"))
+    assert ids(by_date) == ["copy2", "other"]  # each story's newest match
+    assert (by_date.hits[0].copies, by_date.hits[0].outlets) == (2, ["bbc.co.uk", "reuters.com"])
+    by_rank = store.search(Query(text="ceasefire"))
+    assert sorted(hit.document.story_id for hit in by_rank.hits) == ["other", "s"]
+    assert [hit.copies for hit in by_rank.hits if hit.document.story_id == "s"] == [2]
+    all_copies = store.search(Query(text="ceasefire", all_copies=True))
+    assert sorted(ids(all_copies)) == ["copy1", "copy2", "orig", "other"]
+
+
+def test_story_keeps_the_original_as_canonical_even_when_it_arrives_last(store):
+    store.publish(make_doc("copy", story_id="s", relation=NEAR, source="b.com"), "u1")
+    store.publish(make_doc("orig", story_id="s", source="a.com"), "u2")
+    story = store.get_story("s")
+    assert story.canonical.id == "orig"
+    assert [copy.id for copy in story.copies] == ["orig", "copy"]
+    assert store.get_story("missing") is None
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("kharkiv", "fr"), ("etat", "fr"), ("ETAT francais", "fr"), ("zelensky", "fr"),
+    ("Straße", "de"), ("munchen", "de"), ("Müller", "de"), ("uber", "de"),
+])
+def test_search_ignores_diacritics_in_french_and_german(store, query, expected):
+    store.publish(make_doc("fr", "L'État français a salué Zelensky après la frappe sur Kharkiv.", language="fr"), "u1")
+    store.publish(make_doc("de", "Über die Straße in München sprach Herr Muller.", language="de"), "u2")
+    assert ids(store.search(Query(text=query))) == [expected]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ('"grain deal"', ["a"]), ('"deal grain"', []), ("grai*", ["a", "b"]), ("export*", ["b"]),
+    ("grain OR harvest", ["a", "b", "c"]), ("grain -exports", ["a"]), ("grain NOT deal", ["b"]),
+    ("(harvest OR deal) grain", ["a"]), ("grain deal", ["a"]),
+])
+def test_phrase_prefix_and_boolean_queries(store, query, expected):
+    store.publish(make_doc("a", "The grain deal was signed."), "u1")
+    store.publish(make_doc("b", "Grain exports rose."), "u2")
+    store.publish(make_doc("c", "A poor harvest."), "u3")
+    assert sorted(ids(store.search(Query(text=query)))) == expected
+
+
+@pytest.mark.parametrize("text", ['"', '"unclosed phrase', "*", "**a", "NEAR(a b)", "a:b", "title:grain", "\x00",
+                                  "grain\x00deal", "'; DROP TABLE documents; --", "a' OR 1=1", "((((", "))))",
+                                  "-", "- -", "OR OR", "^grain", "grain*:*", "x" * 100_000, "grain " * 20_000])
+def test_hostile_queries_never_raise(store, text):
+    store.publish(make_doc("a", "The grain deal was signed."), "u1")
+    for order in ("relevance", "date"):
+        store.search(Query(text=text, order=order, source="\x00x"))
+    assert store.get_document("a") is not None
+
+
+def test_filters_on_language_source_dates_feed_flags_and_wire(store):
+    store.publish(make_doc("a", "budget vote", language="en", source="a.com", feeds=["f1"], flags=["paywall"],
+                           wire="ap", hours=0), "u1")
+    store.publish(make_doc("b", "budget vote", language="fr", source="b.com", feeds=["f2"], hours=24), "u2")
+    store.publish(make_doc("c", "budget vote", language="en", source="b.com", feeds=["f1", "f2"],
+                           flags=["paywall", "live"], hours=48, published=None), "u3")
+    assert ids(store.search(Query(language="en", order="date"))) == ["c", "a"]
+    assert ids(store.search(Query(text="budget", source="b.com", order="date"))) == ["c", "b"]
+    assert ids(store.search(Query(since=BASE + timedelta(hours=1)))) == ["b"]  # c has no published date
+    assert ids(store.search(Query(since=BASE + timedelta(hours=1), date_field="fetched"))) == ["c", "b"]
+    assert ids(store.search(Query(until=BASE + timedelta(hours=1)))) == ["a"]
+    assert ids(store.search(Query(feed="f2"))) == ["c", "b"]
+    assert ids(store.search(Query(flags=["paywall"]))) == ["c", "a"]
+    assert ids(store.search(Query(flags=["paywall", "live"]))) == ["c"]
+    assert ids(store.search(Query(wire="ap"))) == ["a"]
+    assert ids(store.search(Query(story_id="b"))) == ["b"]
+
+
+def test_date_cursor_pages_are_stable_while_documents_arrive(store):
+    for i in range(10):
+        store.publish(make_doc(f"d{i:02d}", "market news", hours=i), f"u{i}")
+    page1 = store.search(Query(text="market", order="date", limit=4))
+    assert ids(page1) == ["d09", "d08", "d07", "d06"]
+    # Newer documents and a document inside an already-seen range arrive between pages.
+    store.publish(make_doc("new1", "market news", hours=100), "n1")
+    store.publish(make_doc("d085", "market news", hours=8.5), "n2")
+    page2 = store.search(Query(text="market", order="date", limit=4, cursor=page1.next_cursor))
+    page3 = store.search(Query(text="market", order="date", limit=4, cursor=page2.next_cursor))
+    assert ids(page2) == ["d05", "d04", "d03", "d02"]
+    assert ids(page3) == ["d01", "d00"]
+    assert page3.next_cursor is None
+
+
+def test_relevance_cursor_pages_cover_every_match_once(store):
+    for i in range(7):
+        store.publish(make_doc(f"d{i}", "storm " * (i + 1) + "warning"), f"u{i}")
+    seen, cursor = [], None
+    while True:
+        page = store.search(Query(text="storm", limit=3, cursor=cursor))
+        seen += ids(page)
+        if not (cursor := page.next_cursor):
+            break
+    assert seen[0] == "d6"
+    assert sorted(seen) == [f"d{i}" for i in range(7)]
+
+
+def test_bad_cursor_or_order_is_an_invalid_query(store):
+    with pytest.raises(InvalidQuery):
+        store.search(Query(cursor="not-a-cursor!"))
+    with pytest.raises(InvalidQuery):
+        store.search(Query(order="random"))
+    with pytest.raises(InvalidQuery):
+        store.search(Query(date_field="title"))
+
+
+def test_limit_is_capped_at_100(store):
+    for i in range(105):
+        store.publish(make_doc(f"d{i:03d}", hours=i), f"u{i}")
+    page = store.search(Query(limit=1000))
+    assert len(page.hits) == 100 and page.next_cursor
+
+
+def test_iter_documents_streams_every_match_including_copies(store):
+    for i in range(1010):
+        store.publish(make_doc(f"d{i:04d}", "tide" if i % 2 else "wave", story_id=f"s{i // 3}", hours=i), f"u{i}")
+    streamed = list(store.iter_documents(Query(text="tide")))
+    assert len(streamed) == 505  # more than one fetch batch
+    assert streamed[0].id == "d1009"
+    assert list(store.iter_documents(Query(text="-tide"))) == []
+
+
+def test_stats_count_documents_stories_and_duplicates(store):
+    store.publish(make_doc("a", story_id="s"), "u1")
+    store.publish(make_doc("b", story_id="s", relation=NEAR), "u2")
+    store.publish(make_doc("c"), "u3")
+    stats = store.stats()
+    assert (stats["documents"], stats["stories"], stats["duplicates"]) == (3, 2, 1)
+    assert stats["stored_last_hour"] == stats["stored_last_day"] == 3
