@@ -1,0 +1,131 @@
+"""fetch_feed and parse_feed: conditional GET, RSS/Atom/JSON Feed, links, dates, encodings, HTML pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from ingest.errors import NotAFeed
+from ingest.feeds import cache_seconds, fetch_feed, parse_feed
+from net.http import make_client
+from store.records import Feed
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+FEED_URL = "https://news.example.org/feeds/main.xml"
+
+
+def rss(items: str, channel: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+            f'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" '
+            f'xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>News</title>'
+            f'<link>https://news.example.org/</link>{channel}{items}</channel></rss>').encode()
+
+
+def item(link: str, days_old: float = 1, extra: str = "") -> str:
+    date = format_datetime(NOW - timedelta(days=days_old), usegmt=True)
+    return f"<item><title>T {link}</title><link>{link}</link><pubDate>{date}</pubDate>{extra}</item>"
+
+
+def test_rss_entries_become_feed_entries_with_canonical_ids(settings):
+    parsed = parse_feed(rss(item("https://news.example.org/a?utm_source=rss#top")), FEED_URL, settings, now=NOW)
+    [entry] = parsed.entries
+    assert parsed.title == "News" and parsed.site_url == "https://news.example.org/"
+    assert entry.canonical_url == "https://news.example.org/a"
+    assert entry.feed_url == FEED_URL and entry.title.startswith("T ")
+    assert entry.published == NOW - timedelta(days=1)
+
+
+def test_relative_links_resolve_against_the_feed_url(settings):
+    parsed = parse_feed(rss(item("../story/1.html")), FEED_URL, settings, now=NOW)
+    assert parsed.entries[0].canonical_url == "https://news.example.org/story/1.html"
+
+
+def test_google_news_link_resolves_to_the_publisher_url_it_carries(settings):
+    link = "https://news.google.com/news/url?sa=t&amp;url=https://publisher.example/story-1&amp;ct=ga"
+    parsed = parse_feed(rss(item(link)), FEED_URL, settings, now=NOW)
+    assert parsed.entries[0].canonical_url == "https://publisher.example/story-1"
+
+
+def test_feedproxy_link_yields_to_feedburner_origlink(settings):
+    extra = "<feedburner:origLink>https://publisher.example/real</feedburner:origLink>"
+    parsed = parse_feed(rss(item("http://feedproxy.google.com/~r/x/~3/abc/", extra=extra)), FEED_URL, settings, now=NOW)
+    assert parsed.entries[0].canonical_url == "https://publisher.example/real"
+
+
+def test_entries_older_than_the_age_limit_are_skipped_with_a_reason(settings):
+    parsed = parse_feed(rss(item("https://a.example/old", days_old=settings.entry_max_age_days + 1)),
+                        FEED_URL, settings, now=NOW)
+    assert parsed.entries == [] and parsed.found == 1
+    assert "older than" in parsed.reason
+
+
+def test_entries_per_poll_are_capped_newest_first(settings):
+    capped = settings.model_copy(update={"max_entries_per_poll": 2})
+    body = rss("".join(item(f"https://a.example/{n}", days_old=n) for n in (3, 1, 2)))
+    parsed = parse_feed(body, FEED_URL, capped, now=NOW)
+    assert [e.canonical_url for e in parsed.entries] == ["https://a.example/1", "https://a.example/2"]
+
+
+def test_feed_hints_ttl_and_sy_update_period_are_read(settings):
+    channel = "<ttl>90</ttl><sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>"
+    parsed = parse_feed(rss(item("https://a.example/1"), channel), FEED_URL, settings, now=NOW)
+    assert parsed.ttl_seconds == 5400 and parsed.update_seconds == 21_600
+
+
+def test_json_feed_is_parsed(settings):
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                       "home_page_url": "https://j.example/",
+                       "items": [{"id": "1", "url": "/posts/1", "title": "One",
+                                  "date_published": (NOW - timedelta(hours=2)).isoformat(),
+                                  "authors": [{"name": "Ann"}]}]}).encode()
+    parsed = parse_feed(body, "https://j.example/feed.json", settings, now=NOW)
+    assert parsed.version == "json" and parsed.title == "J"
+    assert parsed.entries[0].canonical_url == "https://j.example/posts/1"
+    assert parsed.entries[0].authors == ["Ann"]
+
+
+def test_charset_of_the_content_type_header_is_honoured(settings):
+    body = rss(item("https://a.example/1")).replace(b"<title>News</title>", "<title>Новости</title>".encode("cp1251"))
+    body = body.replace(b' encoding="utf-8"', b"")
+    parsed = parse_feed(body, FEED_URL, settings, {"Content-Type": "application/xml; charset=windows-1251"}, now=NOW)
+    assert parsed.title == "Новости"
+
+
+def test_html_page_raises_not_a_feed_with_the_feeds_it_links_to(settings):
+    page = (b'<!doctype html><html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml">'
+            b"</head><body><p>Hello</p></body></html>")
+    with pytest.raises(NotAFeed) as caught:
+        parse_feed(page, "https://site.example/news/", settings, {"content-type": "text/html"})
+    assert caught.value.candidates == ["https://site.example/rss.xml"]
+
+
+def test_feed_without_entries_records_why(settings):
+    parsed = parse_feed(rss(""), FEED_URL, settings, now=NOW)
+    assert parsed.entries == [] and parsed.reason.startswith("no entries")
+
+
+def test_cache_control_max_age_wins_over_expires():
+    assert cache_seconds({"cache-control": "public, max-age=600", "expires": "Thu, 01 Jan 1970 00:00:00 GMT"}) == 600
+    assert cache_seconds({"expires": format_datetime(NOW + timedelta(hours=1), usegmt=True)}, now=NOW) == 3600
+    assert cache_seconds({}) is None
+
+
+def test_fetch_sends_validators_and_reads_not_modified(settings, http_server):
+    url = http_server.add("/feed", b"", status=304, headers={"ETag": '"v2"'})
+    with make_client(settings) as client:
+        fetched = fetch_feed(client, Feed(url=url, etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT"),
+                             settings)
+    sent = http_server.requests[-1][1]
+    assert sent["If-None-Match"] == '"v1"' and sent["If-Modified-Since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+    assert fetched.status == 304 and fetched.body is None and fetched.etag == '"v2"'
+
+
+def test_unconditional_fetch_sends_no_validators(settings, http_server):
+    url = http_server.add("/feed", rss(""), headers={"Content-Type": "application/rss+xml"})
+    with make_client(settings) as client:
+        fetched = fetch_feed(client, Feed(url=url, etag='"v1"'), settings, conditional=False)
+    assert "If-None-Match" not in http_server.requests[-1][1]
+    assert fetched.status == 200 and fetched.body == rss("")

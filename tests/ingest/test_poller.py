@@ -1,0 +1,156 @@
+"""poll_feeds on a real SQLite store, real Redis and a loopback server: enqueue once, back off, follow moves."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+from rq import Queue
+
+from ingest.poller import poll_feeds
+from store.records import Feed
+from tests.ingest.conftest import conditional_route
+
+
+def rss_body(links: list[str]) -> bytes:
+    date = format_datetime(datetime.now(timezone.utc) - timedelta(hours=1), usegmt=True)
+    items = "".join(f"<item><title>{link}</title><link>{link}</link><pubDate>{date}</pubDate></item>" for link in links)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+
+def queued_ids(redis_conn, settings) -> list[str]:
+    return Queue(settings.queue_name, connection=redis_conn).job_ids
+
+
+def test_new_entries_are_enqueued_and_feed_state_recorded(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", handler=conditional_route(rss_body(["https://a.example/1", "https://a.example/2"])))
+    store.add_feeds([Feed(url=url)])
+    summary = poll_feeds(settings, store, redis_conn)
+    assert (summary.polled, summary.changed, summary.entries, summary.enqueued) == (1, 1, 2, 2)
+    assert len(queued_ids(redis_conn, settings)) == 2
+    feed = store.get_feed(url)
+    assert feed.state == "ok" and feed.last_status == 200 and feed.etag and feed.body_hash
+    assert feed.entries_seen == 2 and feed.polls == 1 and feed.title == "F"
+    assert feed.next_poll >= feed.last_polled + timedelta(seconds=settings.poll_min_interval)
+    assert "polled 1 feeds" in summary.line()
+
+
+def test_second_poll_of_unchanged_feed_enqueues_nothing(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", rss_body(["https://a.example/1"]), headers={"Content-Type": "application/rss+xml"})
+    store.add_feeds([Feed(url=url)])
+    poll_feeds(settings, store, redis_conn)
+    redis_conn.delete(Queue(settings.queue_name, connection=redis_conn).key)
+    again = poll_feeds(settings, store, redis_conn, all_feeds=True)
+    assert (again.not_modified, again.enqueued) == (1, 0)
+    assert queued_ids(redis_conn, settings) == []
+
+
+def test_server_honouring_etag_answers_304_and_nothing_is_parsed(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", handler=conditional_route(rss_body(["https://a.example/1"])))
+    store.add_feeds([Feed(url=url)])
+    poll_feeds(settings, store, redis_conn)
+    again = poll_feeds(settings, store, redis_conn, all_feeds=True)
+    assert again.not_modified == 1 and store.get_feed(url).last_status == 304
+    assert http_server.requests[-1][1]["If-None-Match"] == store.get_feed(url).etag
+
+
+def test_changed_feed_enqueues_only_its_new_entries(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", rss_body(["https://a.example/1"]), headers={"Content-Type": "application/rss+xml"})
+    store.add_feeds([Feed(url=url)])
+    poll_feeds(settings, store, redis_conn)
+    http_server.add("/f", rss_body(["https://a.example/1", "https://a.example/2"]))
+    again = poll_feeds(settings, store, redis_conn, all_feeds=True)
+    assert (again.changed, again.entries, again.enqueued) == (1, 2, 1)
+
+
+def test_two_pollers_at_once_enqueue_each_entry_exactly_once(settings, store, redis_conn, http_server):
+    from store.base import open_store
+
+    links = [f"https://shared.example/{n}" for n in range(5)]
+    urls = [http_server.add(f"/f{n}", rss_body(links[n:] + [f"https://own.example/{n}"]),
+                            headers={"Content-Type": "application/rss+xml"}) for n in range(8)]
+    store.add_feeds([Feed(url=url) for url in urls])
+    barrier = threading.Barrier(2)
+    summaries = []
+
+    def run():
+        own = open_store(settings.store_url)
+        barrier.wait()
+        summaries.append(poll_feeds(settings, own, redis_conn))
+        own.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    expected = set(links) | {f"https://own.example/{n}" for n in range(8)}
+    assert sum(s.enqueued for s in summaries) == len(expected)
+    assert sum(s.polled for s in summaries) == 8
+    assert len(queued_ids(redis_conn, settings)) + _rate_limited(redis_conn) == len(expected)
+    assert sum(http_server.hits[f"/f{n}"] for n in range(8)) == 8
+
+
+def _rate_limited(redis_conn) -> int:
+    return sum(redis_conn.zcard(key) for key in redis_conn.keys("rq:rl:*:rate_limited"))
+
+
+def test_gone_feed_is_stopped(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", b"", status=410)
+    store.add_feeds([Feed(url=url)])
+    summary = poll_feeds(settings, store, redis_conn)
+    feed = store.get_feed(url)
+    assert summary.failed == 1 and feed.state == "gone" and "410" in feed.last_error
+    assert store.due_feeds(datetime.now(timezone.utc) + timedelta(days=30)) == []
+
+
+def test_permanent_redirect_renames_the_feed(settings, store, redis_conn, http_server):
+    new = http_server.add("/new", rss_body(["https://a.example/1"]), headers={"Content-Type": "application/rss+xml"})
+    old = http_server.add("/old", b"", status=301, headers={"Location": new})
+    store.add_feeds([Feed(url=old)])
+    poll_feeds(settings, store, redis_conn)
+    assert store.get_feed(old) is None
+    assert store.get_feed(new).last_status == 200
+
+
+def test_failures_back_off_longer_each_time_and_record_the_error(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", b"boom", status=500)
+    store.add_feeds([Feed(url=url)])
+    delays = []
+    now = datetime.now(timezone.utc)
+    for _ in range(4):
+        poll_feeds(settings, store, redis_conn, now=now)
+        feed = store.get_feed(url)
+        delays.append((feed.next_poll - now).total_seconds())
+        now = feed.next_poll
+    assert feed.state == "backoff" and feed.failures == 4 and "500" in feed.last_error
+    assert delays == sorted(delays) and delays[-1] > 2 * delays[0]
+    assert delays[-1] <= settings.poll_max_interval
+
+
+def test_retry_after_on_429_is_respected(settings, store, redis_conn, http_server):
+    url = http_server.add("/f", b"", status=429, headers={"Retry-After": "7200"})
+    store.add_feeds([Feed(url=url)])
+    now = datetime.now(timezone.utc)
+    poll_feeds(settings, store, redis_conn, now=now)
+    assert store.get_feed(url).next_poll >= now + timedelta(seconds=7200)
+
+
+def test_html_page_marks_not_a_feed_with_suggestions(settings, store, redis_conn, http_server):
+    page = b'<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml"></head></html>'
+    url = http_server.add("/site", page)
+    store.add_feeds([Feed(url=url)])
+    poll_feeds(settings, store, redis_conn)
+    feed = store.get_feed(url)
+    assert feed.state == "not-a-feed" and http_server.url("/atom.xml") in feed.last_error
+
+
+def test_feed_leased_by_another_poller_is_skipped(settings, store, redis_conn, http_server):
+    from ingest.poller import _lease_key
+
+    url = http_server.add("/f", rss_body(["https://a.example/1"]))
+    store.add_feeds([Feed(url=url)])
+    redis_conn.set(_lease_key(settings, url), "someone-else", px=60_000)
+    summary = poll_feeds(settings, store, redis_conn)
+    assert (summary.skipped, summary.polled) == (1, 0) and http_server.hits.get("/f") is None
