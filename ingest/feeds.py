@@ -174,7 +174,8 @@ def _raw_item(entry) -> dict:
         "link": _publisher_link(entry),
         "title": _clean(entry.get("title")),
         "summary": _clean(entry.get("summary")),
-        "published": _struct_date(entry.get("published_parsed") or entry.get("updated_parsed")),
+        # dict.get: FeedParserDict.get maps a missing published_parsed to updated_parsed with a warning
+        "published": _struct_date(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),
         "authors": authors or ([entry["author"]] if entry.get("author") else []),
         "guid": entry.get("id"),
     }
