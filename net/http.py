@@ -12,12 +12,12 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 
 from config import Settings
+from net.inflate import Inflater
 from net.transport import DEADLINE, AddressRefused, GuardedBackend, check_host
 
 LOGGER = logging.getLogger(__name__)
@@ -106,7 +106,6 @@ class Response:
 
 
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-_INFLATE_STEP = 256 * 1024  # at most this much decompressed output per zlib call, so a bomb never inflates whole
 
 
 def make_client(settings: Settings) -> httpx.Client:
@@ -172,7 +171,7 @@ def _follow(client: httpx.Client, url: str, settings: Settings, headers: dict[st
     current = url
     while True:
         _check_target(url, current, settings)
-        # Only encodings `_Inflater` decodes in bounded steps; httpx would ask for br/zstd when installed.
+        # Only encodings `Inflater` decodes in bounded steps; httpx would ask for br/zstd when installed.
         request = client.build_request("GET", current, headers={**headers, "Accept-Encoding": "gzip, deflate"})
         cookies.set_cookie_header(request)
         hop = (current, request.headers.get("cookie", ""))
@@ -233,67 +232,26 @@ def _read_body(response: httpx.Response, url: str, settings: Settings, deadline:
     length = response.headers.get("content-length", "").strip()
     if length.isdigit() and int(length) > cap:
         raise TooLarge(url, f"Content-Length {length} > {cap}")
-    inflater = _Inflater(url, response.headers.get("content-encoding", ""))
+    try:
+        inflater = Inflater(response.headers.get("content-encoding", ""))
+    except ValueError as exc:
+        raise BadEncoding(url, str(exc)) from exc
     body = bytearray()
-    for raw in response.iter_raw():
-        for piece in inflater.feed(raw):
-            body += piece
-            if len(body) > cap:
-                raise TooLarge(url, f"body over {cap} bytes")
-        # The transport enforces this too; checked here as well for clients not built by make_client.
-        if time.monotonic() > deadline:
-            raise Timeout(url, f"total deadline {settings.fetch_total_timeout}s")
-    body += inflater.flush()
+    try:
+        for raw in response.iter_raw():
+            for piece in inflater.feed(raw):
+                body += piece
+                if len(body) > cap:
+                    raise TooLarge(url, f"body over {cap} bytes")
+            # The transport enforces this too; checked here as well for clients not built by make_client.
+            if time.monotonic() > deadline:
+                raise Timeout(url, f"total deadline {settings.fetch_total_timeout}s")
+        body += inflater.flush()
+    except zlib.error as exc:
+        raise BadEncoding(url, f"corrupt compressed body: {exc}") from exc
     if len(body) > cap:
         raise TooLarge(url, f"body over {cap} bytes")
     return bytes(body)
-
-
-class _Inflater:
-    """Undo a gzip or deflate Content-Encoding in bounded steps (httpx's decoders inflate a chunk whole)."""
-
-    def __init__(self, url: str, content_encoding: str):
-        encoding = content_encoding.strip().lower()
-        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise BadEncoding(url, f"unsupported Content-Encoding {content_encoding!r}")
-        self._url = url
-        self._deflate = encoding == "deflate"
-        self._started = False
-        # MAX_WBITS | 32: zlib detects the gzip or zlib header itself.
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding not in ("", "identity") else None
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Yield the decoded bytes of `data`, at most `_INFLATE_STEP` at a time."""
-        if self._zlib is None:
-            yield data
-            return
-        try:
-            while data:
-                out = self._inflate(data)
-                data = self._zlib.unconsumed_tail
-                yield out
-        except zlib.error as exc:
-            raise BadEncoding(self._url, f"corrupt compressed body: {exc}") from exc
-
-    def flush(self) -> bytes:
-        """Whatever the decompressor still holds at the end of the body."""
-        try:
-            return self._zlib.flush() if self._zlib is not None else b""
-        except zlib.error as exc:
-            raise BadEncoding(self._url, f"corrupt compressed body: {exc}") from exc
-
-    def _inflate(self, data: bytes) -> bytes:
-        """One bounded decompression step."""
-        try:
-            out = self._zlib.decompress(data, _INFLATE_STEP)
-        except zlib.error:
-            if self._started or not self._deflate:
-                raise
-            # Some servers send raw deflate without the zlib header RFC 9110 asks for.
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._zlib.decompress(data, _INFLATE_STEP)
-        self._started = True
-        return out
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -12,6 +12,7 @@ import zlib
 import pytest
 
 from net.http import (
+    BadEncoding,
     BadURL,
     ConnectError,
     HTTPStatusError,
@@ -221,6 +222,14 @@ def test_gzip_and_raw_deflate_bodies_are_decoded(http_server, fetch):
     assert fetch(raw).body == PAGE
 
 
+@pytest.mark.parametrize("encoding, body", [("gzip", b"\x1f\x8bnot gzip at all"), ("br", b"\x0b\x02\x80")])
+def test_corrupt_or_unsupported_encoding_is_reported(http_server, fetch, encoding, body):
+    url = http_server.add("/enc", body, headers={"Content-Encoding": encoding})
+    with pytest.raises(BadEncoding) as caught:
+        fetch(url)
+    assert caught.value.reason == "bad-encoding" and not caught.value.transient
+
+
 def test_redirect_loop_is_detected(http_server, fetch):
     http_server.add("/a", status=302, headers={"Location": "/b"})
     url = http_server.add("/b", status=301, headers={"Location": http_server.url("/a")})
@@ -293,6 +302,13 @@ def test_connect_time_check_refuses_loopback_even_without_the_precheck(http_serv
         with pytest.raises(AddressRefused):
             client.get(url)  # bypasses get()'s DNS pre-check: the network backend must still refuse
     assert http_server.hits == {}
+
+
+def test_connect_time_refusal_surfaces_from_get_as_private_address(http_server, settings):
+    url = http_server.add("/p", PAGE)
+    with make_client(settings.model_copy(update={"allow_private_hosts": False})) as guarded:
+        with pytest.raises(PrivateAddress):
+            get(guarded, url, settings)  # settings skip the DNS pre-check; the socket layer still refuses
 
 
 def test_unreachable_port_is_a_transient_connect_error(fetch):
