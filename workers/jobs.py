@@ -16,7 +16,8 @@ from ingest.records import FeedEntry
 from ingest.urls import host_of
 from store.base import StoreUnavailable
 from store.records import FAILED, ORIGINAL, RETRYING, STARTED, TRANSLATION, Document
-from workers.dedup import Decision, detect_wire
+from workers.dedup import Decision
+from workers.normalize import detect_wire
 from workers.errors import FetchError
 from workers.extract import extract_article
 from workers.fetch import fetch_page
