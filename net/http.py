@@ -1,6 +1,9 @@
 """Safe HTTP GET: timeouts, a streaming size cap, bounded redirects, private-address guard.
 
-Raises a `FetchError` subclass named for what went wrong; the caller decides retry or fail.
+Connect, read and total timeouts (the total one held by the socket layer in net.transport); a cap on the
+decoded body enforced while streaming (net.inflate); redirects followed here, each hop checked for scheme
+and address; loops detected. Raises a `FetchError` subclass named for what went wrong (the one hierarchy of
+fetch failures, including the worker's NotHTML and EmptyBody); the caller decides retry or fail.
 """
 
 from __future__ import annotations
@@ -147,7 +150,9 @@ def get(client: httpx.Client, url: str, settings: Settings, headers: dict[str, s
     deadline = time.monotonic() + settings.fetch_total_timeout
     token = DEADLINE.set(deadline)
     try:
-        return _follow(client, url, settings, headers or {}, deadline)
+        # The caller may not pick the Content-Encoding: only what `Inflater` decodes in bounded steps is asked for.
+        own = {key: value for key, value in (headers or {}).items() if key.lower() != "accept-encoding"}
+        return _follow(client, url, settings, own, deadline)
     except AddressRefused as exc:
         raise PrivateAddress(url, str(exc)) from exc
     except httpx.TimeoutException as exc:
@@ -171,7 +176,7 @@ def _follow(client: httpx.Client, url: str, settings: Settings, headers: dict[st
     current = url
     while True:
         _check_target(url, current, settings)
-        # Only encodings `Inflater` decodes in bounded steps; httpx would ask for br/zstd when installed.
+        # Set here rather than left to httpx, which also asks for br/zstd when those packages are installed.
         request = client.build_request("GET", current, headers={**headers, "Accept-Encoding": "gzip, deflate"})
         cookies.set_cookie_header(request)
         hop = (current, request.headers.get("cookie", ""))
