@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from store.records import TRANSLATION, Copy, Document
 
-LEAD_WORDS = 80  # words of each text's opening compared; enough to see a rewritten lede, cheap to diff
+LEAD_WORDS = 80  # words of the canonical opening compared; enough to see a rewritten lede, cheap to diff
+SLACK = 40  # more words of the copy, so a rewrite that shifts words does not look like a change at the cut
 
 
 @dataclass
@@ -53,12 +54,13 @@ def compare_copy(canonical: Document, copy: Copy, doc: Document | None) -> CopyV
         return view
     view.word_count = doc.word_count or len(doc.text.split())
     view.words_delta = view.word_count - (canonical.word_count or len(canonical.text.split()))
-    new = lead(doc.text)
     if view.translation:
-        view.excerpt = " ".join(new)
+        view.excerpt = " ".join(lead(doc.text))
         return view
-    old = lead(canonical.text)
-    view.identical_lead = old == new
-    if not view.identical_lead:
-        view.segments = word_diff(old, new)
+    old = canonical.text.split(maxsplit=LEAD_WORDS)
+    segments = word_diff(old[:LEAD_WORDS], lead(doc.text, LEAD_WORDS + SLACK))
+    while len(old) > LEAD_WORDS and segments and segments[-1][0] == "insert":
+        segments.pop()  # the copy's words past the compared opening, not an insertion
+    view.identical_lead = all(kind == "equal" for kind, _ in segments)
+    view.segments = [] if view.identical_lead else segments
     return view

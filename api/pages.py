@@ -24,6 +24,7 @@ LOGGER = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 MAX_DIFFED = 30  # copies of one story whose text is loaded and compared; the rest are listed only
+OPENING_WORDS = 150  # words of the canonical text on a story page
 COPIES_SHOWN = 8  # copies listed under a search result before "all N on the story page"
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +43,19 @@ def _form(request: Request) -> dict[str, str]:
     """The search form's values as the user sent them (for refilling the form)."""
     keys = ("q", "lang", "source", "since", "until", "order")
     return {key: request.query_params.get(key, "") for key in keys}
+
+
+def opening(text: str, words: int = OPENING_WORDS) -> list[str]:
+    """The first paragraphs of `text`, `words` words at most (the full text is one click away at the source)."""
+    paragraphs, left = [], words
+    for line in text.splitlines():
+        kept = line.split()[:left]
+        if kept:
+            paragraphs.append(" ".join(kept) + ("…" if len(kept) < len(line.split()) else ""))
+            left -= len(kept)
+        if left <= 0:
+            break
+    return paragraphs
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -76,7 +90,7 @@ def story_page(request: Request, story_id: str, store: Store = Depends(get_store
              for i, c in enumerate(others)]
     return templates.TemplateResponse(request, "story.html", {
         "story": story, "doc": story.canonical, "views": views,
-        "opening": [line for line in story.canonical.text.splitlines() if line.strip()][:3],
+        "opening": opening(story.canonical.text),
     })
 
 
