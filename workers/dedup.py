@@ -32,6 +32,7 @@ DAY = 86_400
 MIN_CONTAINMENT = 0.5
 # ...and that shares at least ~14 running words, so short texts do not merge on a shared sentence fragment.
 MIN_SHARED_SHINGLES = 12
+MIN_WORDS = MIN_SHARED_SHINGLES + 2
 _MAX_BUCKET_MOVES = 3
 _RELATIONS = {"o": ORIGINAL, "e": EXACT, "n": NEAR}
 
@@ -103,7 +104,12 @@ class DedupIndex:
         Returns:
             The Decision; the same one again when called again for the same document within the window.
         """
-        return self.decide_signature(doc_id, compute_signature(normalize_for_comparison(text or "")))
+        normalized = normalize_for_comparison(text or "")
+        if normalized.count(" ") + 1 < MIN_WORDS:
+            # Too little text to call it anyone's copy (placeholders, "---", a one-line teaser): its own story.
+            doc_key(doc_id)
+            return Decision(ORIGINAL, doc_id, None, None, None)
+        return self.decide_signature(doc_id, compute_signature(normalized))
 
     def decide_signature(self, doc_id: str, sig: Signature) -> Decision:
         """`decide()` for a signature already computed (benchmarks fill the index this way)."""
