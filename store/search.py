@@ -66,12 +66,16 @@ def filters(store, query: Query, alias: str, tq) -> tuple[list[str], list]:
         if value is not None:
             conds.append(f"{alias}.{name} = ?")
             params.append(_clean(value))
-    if query.since is not None:
-        conds.append(f"{alias}.{query.date_field} >= ?")
-        params.append(store.codec.dump_time(query.since))
-    if query.until is not None:
-        conds.append(f"{alias}.{query.date_field} < ?")
-        params.append(store.codec.dump_time(query.until))
+    # dated equals published where published is set, so a published range is also a dated range: the
+    # redundant condition lets the dated index skip to the range instead of scanning from the newest.
+    columns = (query.date_field, "dated") if query.date_field == "published" else (query.date_field,)
+    for column in columns:
+        if query.since is not None:
+            conds.append(f"{alias}.{column} >= ?")
+            params.append(store.codec.dump_time(query.since))
+        if query.until is not None:
+            conds.append(f"{alias}.{column} < ?")
+            params.append(store.codec.dump_time(query.until))
     for column, values in (("feeds", [query.feed] if query.feed else []), ("flags", query.flags)):
         if values:
             cond, more = store.json_contains(f"{alias}.{column}", [_clean(v) for v in values])
@@ -92,20 +96,21 @@ def _by_relevance(store, query: Query, tq, limit: int) -> tuple[str, list]:
     """Matches ranked best first (rank desc, id); each story's best match only unless all copies."""
     source, rank, match, params = store.ranked_source(tq)
     conds, more = filters(store, query, "d", None)
-    sql = (f"WITH m AS (SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated, {rank} AS rank FROM {source}"
-           f" WHERE {_where([match] + conds)})")
+    # Rank ids only; the page's few rows are joined back for their columns (texts stay out of the sort).
+    sql = f"WITH m AS (SELECT d.id, d.story_id, {rank} AS rank FROM {source} WHERE {_where([match] + conds)})"
     params = params + more
-    table = "m"
+    table, outer = "m", []
     if not query.all_copies:
-        sql += (", r AS (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY rank DESC, id) AS rn"
+        sql += (", r AS (SELECT id, rank, ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY rank DESC, id) AS rn"
                 " FROM m)")
-        table = "r"
-    outer = ["rn = 1"] if not query.all_copies else []
+        table, outer = "r", ["rn = 1"]
     if query.cursor:
         key, doc_id = decode_cursor(query.cursor, "relevance")
         outer.append("(rank < ? OR (rank = ? AND id > ?))")
         params += [key, key, doc_id]
-    sql += f" SELECT * FROM {table} WHERE {_where(outer)} ORDER BY rank DESC, id LIMIT ?"
+    sql += (f", page AS (SELECT id, rank FROM {table} WHERE {_where(outer)} ORDER BY rank DESC, id LIMIT ?)"
+            f" SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated, page.rank FROM page JOIN documents d ON d.id = page.id"
+            " ORDER BY page.rank DESC, d.id")
     return sql, params + [limit]
 
 

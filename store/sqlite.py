@@ -99,7 +99,10 @@ class SQLiteStore(SQLStore):
             cursor.close()
 
     def text_filter(self, alias: str, tq) -> tuple[str, list]:
-        return f"{alias}.seq IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)", [tq.fts]
+        # The outer document `d` may be driven by the match list; a correlated one (`e`, one story's few rows)
+        # is only tested against it: unary + stops SQLite probing the story index once per match.
+        column = f"{alias}.seq" if alias == "d" else f"+{alias}.seq"
+        return f"{column} IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)", [tq.fts]
 
     def ranked_source(self, tq) -> tuple[str, str, str, list]:
         # bm25 is lower-is-better; negate it so both backends rank higher-is-better. Title counts double.

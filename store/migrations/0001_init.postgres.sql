@@ -16,19 +16,14 @@ AS $fn$
 $fn$;
 
 CREATE TABLE documents (
+    -- small columns first, as in SQLite (where it matters); big text and lists go out of line (TOAST)
     id text PRIMARY KEY,
     url text NOT NULL,
-    title text,
-    text text NOT NULL,
     source text NOT NULL,
     fetched timestamptz NOT NULL,
-    urls jsonb NOT NULL DEFAULT '[]',
-    feeds jsonb NOT NULL DEFAULT '[]',
     site_name text,
-    authors jsonb NOT NULL DEFAULT '[]',
     published timestamptz,
     language text,
-    summary text,
     word_count integer NOT NULL DEFAULT 0,
     content_hash text NOT NULL DEFAULT '',
     wire text,
@@ -37,8 +32,14 @@ CREATE TABLE documents (
     similarity double precision,
     relation text NOT NULL,
     flags jsonb NOT NULL DEFAULT '[]',
-    dated timestamptz NOT NULL,        -- published, else fetched: the date order
+    dated timestamptz NOT NULL,  -- published, else fetched: the date order
     stored_at timestamptz NOT NULL,
+    title text,
+    text text NOT NULL,
+    urls jsonb NOT NULL DEFAULT '[]',
+    feeds jsonb NOT NULL DEFAULT '[]',
+    authors jsonb NOT NULL DEFAULT '[]',
+    summary text,
     tsv tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple'::regconfig, coalesce(wd_search_text(title), '')), 'A') ||
         setweight(to_tsvector('simple'::regconfig, coalesce(wd_search_text(left(text, 500000)), '')), 'B')

@@ -2,20 +2,15 @@
 -- Times are ISO-8601 UTC text (fixed width, so they sort); lists are JSON text.
 
 CREATE TABLE documents (
-    seq INTEGER PRIMARY KEY,           -- stable rowid for the FTS index
+    -- small columns first: SQLite reads a row's columns in order, and big text spills to overflow pages
+    seq INTEGER PRIMARY KEY,  -- stable rowid for the FTS index
     id TEXT NOT NULL UNIQUE,
     url TEXT NOT NULL,
-    title TEXT,
-    text TEXT NOT NULL,
     source TEXT NOT NULL,
     fetched TEXT NOT NULL,
-    urls TEXT NOT NULL DEFAULT '[]',
-    feeds TEXT NOT NULL DEFAULT '[]',
     site_name TEXT,
-    authors TEXT NOT NULL DEFAULT '[]',
     published TEXT,
     language TEXT,
-    summary TEXT,
     word_count INTEGER NOT NULL DEFAULT 0,
     content_hash TEXT NOT NULL DEFAULT '',
     wire TEXT,
@@ -24,8 +19,14 @@ CREATE TABLE documents (
     similarity REAL,
     relation TEXT NOT NULL,
     flags TEXT NOT NULL DEFAULT '[]',
-    dated TEXT NOT NULL,               -- published, else fetched: the date order
-    stored_at TEXT NOT NULL
+    dated TEXT NOT NULL,  -- published, else fetched: the date order
+    stored_at TEXT NOT NULL,
+    title TEXT,
+    text TEXT NOT NULL,
+    urls TEXT NOT NULL DEFAULT '[]',
+    feeds TEXT NOT NULL DEFAULT '[]',
+    authors TEXT NOT NULL DEFAULT '[]',
+    summary TEXT
 );
 CREATE INDEX documents_dated ON documents (dated DESC, id);
 CREATE INDEX documents_story ON documents (story_id);
