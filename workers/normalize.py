@@ -127,7 +127,7 @@ def _is_boilerplate(line: str) -> bool:
 def strip_boilerplate(text: str) -> str:
     """Drop bylines, datelines, credit, copyright, related-links, newsletter and caption paragraphs."""
     kept = []
-    for line in _plain_marks(text or "").splitlines():
+    for line in (text or "").splitlines():
         line = line.strip()
         if not line or _is_boilerplate(line):
             continue

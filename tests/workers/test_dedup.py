@@ -1,0 +1,128 @@
+"""The shared dedup index: originals, exact and near copies, precision guards, idempotency, races, key layout."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import time
+
+import redis
+
+from store.records import EXACT, NEAR, ORIGINAL
+from workers.dedup import DAY, DedupIndex
+
+STORIES, WORKERS = 40, 8
+
+
+def story_text(seed: int, paragraphs: int = 8) -> str:
+    """A synthetic article: paragraphs of words drawn from a large vocabulary (no two stories alike)."""
+    rng = random.Random(seed)
+    return "\n\n".join(
+        " ".join(f"w{rng.randrange(20_000)}" for _ in range(40)) + "." for _ in range(paragraphs)
+    )
+
+
+def ids(n: int, base: int = 0) -> list[str]:
+    return [f"{base + i:020x}" for i in range(n)]
+
+
+def test_first_copy_is_original_and_later_copies_point_to_it(redis_conn, settings):
+    index = DedupIndex(redis_conn, settings)
+    original, exact, trimmed, other = ids(4)
+    text = story_text(1)
+    assert index.decide(original, text).relation == ORIGINAL
+    same = index.decide(exact, "By Jane Doe, Associated Press\nWASHINGTON (AP) \u2014 " + text)
+    assert (same.relation, same.duplicate_of, same.story_id, same.method) == (EXACT, original, original, "exact")
+    cut = "\n\n".join(text.split("\n\n")[:3]) + "\n\nRelated: something else entirely"
+    near = index.decide(trimmed, cut)
+    assert (near.relation, near.duplicate_of, near.method) == (NEAR, original, "near")
+    assert near.similarity > 0.9
+    assert index.decide(other, story_text(2)).relation == ORIGINAL
+
+
+def test_independent_reports_quoting_the_same_statement_stay_apart(redis_conn, settings):
+    index = DedupIndex(redis_conn, settings)
+    quote = '"We will not accept any agreement that leaves our farmers worse off than they were," the minister said.'
+    first = story_text(3).replace("\n\n", f"\n\n{quote}\n\n", 1)
+    second = story_text(4).replace("\n\n", f"\n\n{quote}\n\n", 1)
+    a, b = ids(2)
+    assert index.decide(a, first).relation == ORIGINAL
+    assert index.decide(b, second).relation == ORIGINAL
+
+
+def test_short_texts_never_merge_even_when_equal(redis_conn, settings):
+    index = DedupIndex(redis_conn, settings)
+    a, b = ids(2)
+    assert index.decide(a, "Please enable JavaScript to continue.").relation == ORIGINAL
+    assert index.decide(b, "Please enable JavaScript to continue.").relation == ORIGINAL
+
+
+def test_retried_decision_is_the_same_and_indexes_nothing_new(redis_conn, settings):
+    index = DedupIndex(redis_conn, settings)
+    a, b = ids(2)
+    text = story_text(5)
+    first, copy = index.decide(a, text), index.decide(b, text + "\n\nAn update paragraph with new words.")
+    memory = {k: redis_conn.strlen(k) for k in redis_conn.keys("*") if redis_conn.type(k) == b"string"}
+    assert index.decide(a, text) == first
+    assert index.decide(b, story_text(55)) == copy  # a retry is answered from the stored decision
+    assert {k: redis_conn.strlen(k) for k in memory} == memory
+
+
+def test_worker_with_a_late_clock_moves_to_the_sealed_buckets_successor(redis_conn, settings):
+    today = time.time()
+    ahead, behind = DedupIndex(redis_conn, settings), DedupIndex(redis_conn, settings)
+    ahead.clock, behind.clock = (lambda: today + DAY), (lambda: today)
+    a, b = ids(2)
+    text = story_text(6)
+    assert ahead.decide(a, text).relation == ORIGINAL  # seals `today`'s bucket while probing it
+    late = behind.decide(b, text)
+    assert (late.relation, late.duplicate_of) == (EXACT, a)
+
+
+def test_every_key_expires_within_the_window_and_a_bucket_shares_one_hash_tag(redis_conn, settings):
+    index = DedupIndex(redis_conn, settings)
+    day = int(time.time() // DAY)
+    for doc, seed in zip(ids(5), range(5)):
+        index.decide(doc, story_text(seed))
+    keys = [k.decode() for k in redis_conn.keys("*")]
+    assert keys
+    for key in keys:
+        ttl = redis_conn.ttl(key)
+        assert 0 < ttl <= settings.dedup_window_seconds + DAY, key
+        assert key.startswith("{wd:dd:") and key.index("}") == len("{wd:dd:20241004}") - 1, key
+    tags = {k[: k.index("}") + 1] for k in keys}
+    assert index.bucket_tag(day) in tags
+
+
+def _worker(redis_url, settings_json, worker, barrier, results):
+    """One worker process: decide its own copy of every story at the same moment as the others."""
+    from config import load_settings
+
+    index = DedupIndex(redis.Redis.from_url(redis_url), load_settings(**json.loads(settings_json)))
+    for story in range(STORIES):
+        text = f"By Reporter {worker}, Staff\n\n" + story_text(1000 + story)
+        doc = f"{story * WORKERS + worker:020x}"
+        barrier.wait()
+        decision = index.decide(doc, text)
+        results.put((story, doc, decision.relation, decision.story_id))
+
+
+def test_eight_workers_deciding_copies_at_once_elect_exactly_one_original_per_story(redis_conn, redis_url, settings):
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
+    config = json.dumps({"key_prefix": settings.key_prefix, "dedup_window_days": settings.dedup_window_days})
+    procs = [ctx.Process(target=_worker, args=(redis_url, config, w, barrier, results)) for w in range(WORKERS)]
+    for proc in procs:
+        proc.start()
+    rows = [results.get(timeout=60) for _ in range(STORIES * WORKERS)]
+    for proc in procs:
+        proc.join(timeout=10)
+    by_story: dict[int, list[tuple[str, str, str]]] = {}
+    for story, doc, relation, story_id in rows:
+        by_story.setdefault(story, []).append((doc, relation, story_id))
+    for story, decided in by_story.items():
+        originals = [doc for doc, relation, _ in decided if relation == ORIGINAL]
+        assert len(originals) == 1, (story, decided)
+        assert {story_id for _, _, story_id in decided} == {originals[0]}
+    assert len(by_story) == STORIES
