@@ -135,16 +135,14 @@ def feeds_add(ctx, urls):
 
     Example: wiredesk feeds add https://example.org/rss.xml https://news.example.com/
     """
-    from ingest.poller import add_feeds
+    from ingest.subscribe import add_feeds
     from net.http import make_client
 
     with make_client(ctx.settings) as client:
         results = add_feeds(ctx.settings, ctx.store, client, list(urls))
-    failed = 0
     for result in results:
         click.echo(result.line())
-        failed += not result.ok
-    sys.exit(1 if failed == len(results) else 0)
+    sys.exit(1 if all(result.status == "error" for result in results) else 0)
 
 
 @feeds.command("import")
@@ -416,9 +414,11 @@ def failures(ctx, since, reason, final, as_json):
 @pass_ctx
 def status(ctx, as_json):
     """Feeds, queue depth, failed jobs, documents, duplicates.  Example: wiredesk status --json"""
+    from workers.embedded import redis_answers
     from workers.status import collect_status
 
-    report = collect_status(ctx.settings, ctx.store, ctx.redis)
+    redis = ctx.redis if redis_answers(ctx.settings.redis_url) else None
+    report = collect_status(ctx.settings, ctx.store, redis)
     if as_json:
         _print_json(report)
         return

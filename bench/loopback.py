@@ -42,7 +42,7 @@ def _serve(sites: dict[str, dict[str, Page]], port: int, ready, stop_event, resu
                     counter["active"] += 1
                     counter["max_concurrent"] = max(counter["max_concurrent"], counter["active"])
                 try:
-                    body, headers = self.site_pages.get(self.path, (b"not found", {"status": "404"}))
+                    body, headers = self.site_pages.get(self.path.split("?")[0], (b"not found", {"status": "404"}))
                     self.send_response(int(headers.get("status", 200)))
                     for key, value in headers.items():
                         if key != "status":

@@ -11,3 +11,9 @@ class NoText(FetchError):
     """The page parsed, but no article text came out of it."""
 
     reason = "no-text"
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt forbids our User-Agent this URL (only checked when respect_robots is on)."""
+
+    reason = "robots-disallowed"

@@ -7,6 +7,7 @@ are re-raised so rq's `Retry` schedules the next attempt; permanent ones end the
 from __future__ import annotations
 
 import logging
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -15,10 +16,12 @@ from rq import get_current_job
 from ingest.records import FeedEntry
 from ingest.urls import host_of
 from store.base import StoreUnavailable
-from store.records import FAILED, ORIGINAL, RETRYING, STARTED, TRANSLATION, Document
+from net.http import HTTPStatusError
+from store.records import FAILED, ORIGINAL, QUEUED, RETRYING, STARTED, TRANSLATION, Document
 from workers.dedup import Decision
 from workers.normalize import detect_wire
-from workers.errors import FetchError
+from workers.politeness import allowed_by_robots, host_wait, pause_host
+from workers.errors import FetchError, RobotsDisallowed
 from workers.extract import extract_article
 from workers.fetch import fetch_page
 from workers.records import Article, FetchedPage
@@ -34,6 +37,9 @@ def process_entry(entry: dict) -> str:
     job = get_current_job()
     attempt = _attempt(job, rt)
     started = time.monotonic()
+    wait = host_wait(rt.redis, rt.settings, host_of(record.url))
+    if wait > 0 and job is not None:
+        return _defer(rt, record, job, wait)
     rt.store.set_url_state(record.url_id, STARTED, attempts=attempt)
     try:
         state, reason = _process(rt, record)
@@ -50,7 +56,15 @@ def process_entry(entry: dict) -> str:
 
 def _process(rt: Runtime, entry: FeedEntry) -> tuple[str, str | None]:
     """The happy path: each stage takes one record and returns the next."""
-    page = fetch_page(rt.client, entry.url, rt.settings)
+    if rt.settings.respect_robots and not allowed_by_robots(rt.client, rt.redis, rt.settings, entry.url):
+        raise RobotsDisallowed(entry.url)
+    try:
+        page = fetch_page(rt.client, entry.url, rt.settings)
+    except HTTPStatusError as exc:
+        if exc.status in (429, 503):
+            # The publisher asked us to slow down: every worker leaves this host alone for a while.
+            pause_host(rt.redis, rt.settings, host_of(entry.url), exc.retry_after or 60)
+        raise
     article = extract_article(page, entry)
     document = build_document(entry, page, article, decide(rt, entry.url_id, article))
     rt.store.publish(document, entry.url_id)
@@ -99,6 +113,18 @@ def build_document(entry: FeedEntry, page: FetchedPage, article: Article, decisi
         relation=decision.relation,
         flags=article.flags,
     )
+
+
+def _defer(rt: Runtime, entry: FeedEntry, job, wait: float) -> str:
+    """Let the host rest without holding a worker: rq runs this same job id again after `wait` seconds.
+
+    rq's repeat keeps the job id, its retries and its rate-limit key; re-enqueueing under the same id
+    from inside the running job would be marked finished and could be lost when its result expires.
+    """
+    job.repeats_left = 1
+    job.repeat_intervals = [max(1, math.ceil(wait))]
+    rt.store.set_url_state(entry.url_id, QUEUED, reason="deferred: host busy")
+    return "deferred"
 
 
 def _attempt(job, rt: Runtime) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 from collections.abc import Iterator
 
 from redis import Redis
@@ -17,6 +18,8 @@ from workers.reconcile import reconcile
 from workers.worker import start_workers, stop_workers
 
 LOGGER = logging.getLogger(__name__)
+# `run --once` waits for deferred jobs and retries due within this many seconds, and leaves later ones scheduled.
+SHORT_WAIT = 60
 
 
 def run_once(settings: Settings, store: Store, redis: Redis, processes: int) -> Iterator[str]:
@@ -25,9 +28,22 @@ def run_once(settings: Settings, store: Store, redis: Redis, processes: int) -> 
     if requeued:
         yield f"{requeued} lost URLs requeued"
     yield poll_feeds(settings, store, redis).line()
-    for child in start_workers(settings, burst=True, processes=processes):
-        child.join()
+    while True:
+        for child in start_workers(settings, burst=True, processes=processes):
+            child.join()
+        due = _next_scheduled(settings, redis)
+        # Politeness deferrals and short retries are part of draining; a retry due much later is not.
+        if due is None or due > time.time() + SHORT_WAIT:
+            break
+        time.sleep(max(0.0, due - time.time()))
     yield outcome_line(settings, store, redis)
+
+
+def _next_scheduled(settings: Settings, redis: Redis) -> float | None:
+    """When the earliest scheduled job (deferral or retry) is due, as a Unix time; None if none."""
+    registry = ScheduledJobRegistry(queue=Queue(settings.queue_name, connection=redis))
+    first = redis.zrange(registry.key, 0, 0, withscores=True)
+    return first[0][1] if first else None
 
 
 def outcome_line(settings: Settings, store: Store, redis: Redis) -> str:
@@ -35,11 +51,10 @@ def outcome_line(settings: Settings, store: Store, redis: Redis) -> str:
     counts = store.count_url_states()
     line = ", ".join(f"{counts.get(state, 0)} {state}" for state in ("stored", "duplicate", "failed"))
     queue = Queue(settings.queue_name, connection=redis)
-    scheduled = ScheduledJobRegistry(queue=queue)
-    waiting = scheduled.get_job_ids()
+    waiting = ScheduledJobRegistry(queue=queue).count
     if waiting:
-        first = min(scheduled.get_scheduled_time(job_id) for job_id in waiting)
-        line += f"; {len(waiting)} waiting for a retry (next at {first:%Y-%m-%d %H:%M:%S} UTC), left scheduled"
+        first = datetime.fromtimestamp(_next_scheduled(settings, redis), timezone.utc)
+        line += f"; {waiting} waiting for a retry (next at {first:%Y-%m-%d %H:%M:%S} UTC), left scheduled"
     return line
 
 

@@ -10,17 +10,19 @@ from config import Settings
 from store.base import Store
 
 
-def collect_status(settings: Settings, store: Store, redis: Redis) -> dict:
-    """Feeds, queue depth, workers, failed jobs, URL states, documents and duplicates."""
-    queue = Queue(settings.queue_name, connection=redis)
-    workers = Worker.all(queue=queue)
-    stats = store.stats()
-    return {
-        "queue_depth": queue.count,
-        "jobs_running": StartedJobRegistry(queue=queue).count,
-        "jobs_scheduled": ScheduledJobRegistry(queue=queue).count,
-        "jobs_failed": FailedJobRegistry(queue=queue).count,
-        "workers": sorted(f"{w.hostname}/{w.pid}" for w in workers),
-        "urls": store.count_url_states(),
-        **stats,
-    }
+def collect_status(settings: Settings, store: Store, redis: Redis | None) -> dict:
+    """Feeds, queue depth, workers, failed jobs, URL states, documents and duplicates.
+
+    With `redis` None (no Redis answers, e.g. after an embedded run ended) the queue part says so.
+    """
+    report = {"redis": "unreachable"}
+    if redis is not None:
+        queue = Queue(settings.queue_name, connection=redis)
+        report = {
+            "queue_depth": queue.count,
+            "jobs_running": StartedJobRegistry(queue=queue).count,
+            "jobs_scheduled": ScheduledJobRegistry(queue=queue).count,
+            "jobs_failed": FailedJobRegistry(queue=queue).count,
+            "workers": sorted(f"{w.hostname}/{w.pid}" for w in Worker.all(queue=queue)),
+        }
+    return {**report, "urls": store.count_url_states(), **store.stats()}

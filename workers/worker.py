@@ -15,14 +15,34 @@ from workers.runtime import init_runtime
 LOGGER = logging.getLogger(__name__)
 
 
+_WARM_UP_PAGE = (
+    "<html lang='en'><head><title>Warm-up</title><meta name='author' content='A. Writer'></head><body><article>"
+    + "".join(f"<p>Paragraph {n}: the first extraction in a process compiles lazy regular expressions, "
+              f"loads the language model and imports helpers, which costs about a second.</p>" for n in range(6))
+    + "</article></body></html>"
+)
+
+
 def preload(settings: Settings) -> None:
-    """Import and load heavy things once in the parent, so forked work horses inherit them."""
-    import trafilatura  # noqa: F401  (lxml, htmldate, courlan: seconds of import per horse otherwise)
+    """Import, load and warm up once in the parent, so every forked work horse starts warm.
+
+    Without it each horse pays about a second of imports and first-call set-up before its first page.
+    """
+    from datetime import datetime, timezone
+
+    from ingest.records import FeedEntry
+    from workers import jobs  # noqa: F401  (imports the whole job chain: trafilatura, lxml, httpx, the store)
+    from workers.extract import extract_article
+    from workers.records import FetchedPage
+
+    url = "http://localhost/warm-up"
+    page = FetchedPage(url, url, 200, "text/html", {}, b"", _WARM_UP_PAGE, "utf-8", datetime.now(timezone.utc))
+    extract_article(page, FeedEntry(url=url, canonical_url=url, url_id="warm-up", feed_url=url))
 
     if settings.crosslingual:
-        from workers.crosslingual import load_model
+        from workers.crosslingual import load_encoder
 
-        load_model()
+        load_encoder()
 
 
 def _work(settings: Settings, burst: bool) -> None:
