@@ -84,11 +84,12 @@ class _Running:
 
 @dataclass
 class _Dispatch:
-    """Feeds waiting per host, and what runs now."""
+    """Feeds waiting per host, what runs now, and finished feeds whose leases are still to give back."""
 
     waiting: dict[str, deque] = field(default_factory=dict)
     active: Counter = field(default_factory=Counter)
     running: dict[Future, _Running] = field(default_factory=dict)
+    releases: list[tuple[str, str]] = field(default_factory=list)
 
 
 def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = False, now: datetime | None = None,
@@ -105,21 +106,22 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
     state = _Dispatch()
     for feed in feeds:
         state.waiting.setdefault(host_of(feed.url), deque()).append(feed)
-    with http.make_client(settings) as client, ThreadPoolExecutor(settings.poll_concurrency) as pool:
-        while state.waiting or state.running:
-            for outcome in _dispatch(settings, store, redis, client, pool, state, all_feeds, now):
-                _report(summary, progress, outcome)
-            if not state.running:
-                continue
-            done, _ = wait(list(state.running), return_when=FIRST_COMPLETED)
-            for future in done:
-                run = state.running.pop(future)
-                state.active[run.host] -= 1
-                try:
-                    outcome = feedstate.apply_result(settings, store, redis, run.feed, future.result(), now)
-                finally:
-                    _release(redis, settings, run.feed.url, run.token)
-                _report(summary, progress, outcome)
+    try:
+        with http.make_client(settings) as client, ThreadPoolExecutor(settings.poll_concurrency) as pool:
+            while state.waiting or state.running:
+                for outcome in _dispatch(settings, store, redis, client, pool, state, all_feeds, now):
+                    _report(summary, progress, outcome)
+                if not state.running:
+                    continue
+                done, _ = wait(list(state.running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = state.running.pop(future)
+                    state.active[run.host] -= 1
+                    state.releases.append((run.feed.url, run.token))
+                    _report(summary, progress,
+                            feedstate.apply_result(settings, store, redis, run.feed, future.result(), now))
+    finally:
+        _exchange_leases(redis, settings, state.releases, [])
     summary.duration = time.monotonic() - started
     LOGGER.info(summary.line())
     return summary
@@ -128,25 +130,31 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
 def _dispatch(settings: Settings, store, redis: Redis, client: httpx.Client, pool: ThreadPoolExecutor,
               state: _Dispatch, all_feeds: bool, now: datetime) -> list[feedstate.FeedOutcome]:
     """Start feeds, host by host in turn, while the overall and per-host limits allow; return the skipped."""
-    skipped = []
+    picked = []
     for host in list(state.waiting):
         queue = state.waiting[host]
-        while queue and len(state.running) < settings.poll_concurrency and state.active[host] < settings.poll_per_host:
-            feed = queue.popleft()
-            token = _acquire(redis, settings, feed.url)
-            # Re-read under the lease: another poller may have polled it since the due list was read.
-            fresh = store.get_feed(feed.url) if token else None
-            if token and (fresh is None or not (all_feeds or fresh.next_poll is None or fresh.next_poll <= now)):
-                _release(redis, settings, feed.url, token)
-                fresh = None
-            if fresh is None:
-                skipped.append(feedstate.FeedOutcome(feed.url, "skipped"))
-                continue
-            future = pool.submit(fetch_and_parse, client, fresh, settings, now)
-            state.running[future] = _Running(fresh, token, host)
+        while (queue and len(state.running) + len(picked) < settings.poll_concurrency
+               and state.active[host] < settings.poll_per_host):
+            picked.append((host, queue.popleft()))
             state.active[host] += 1
         if not queue:
             del state.waiting[host]
+    if not picked:
+        return []
+    tokens = _exchange_leases(redis, settings, state.releases, [feed.url for _, feed in picked])
+    skipped = []
+    for (host, feed), token in zip(picked, tokens):
+        # Re-read under the lease: another poller may have polled it since the due list was read.
+        fresh = store.get_feed(feed.url) if token else None
+        if token and (fresh is None or not (all_feeds or fresh.next_poll is None or fresh.next_poll <= now)):
+            state.releases.append((feed.url, token))
+            fresh = None
+        if fresh is None:
+            state.active[host] -= 1
+            skipped.append(feedstate.FeedOutcome(feed.url, "skipped"))
+            continue
+        future = pool.submit(fetch_and_parse, client, fresh, settings, now)
+        state.running[future] = _Running(fresh, token, host)
     return skipped
 
 
@@ -182,13 +190,22 @@ def _lease_key(settings: Settings, feed_url: str) -> str:
     return f"{settings.key_prefix}:poll-lease:{url_id(feed_url)}"
 
 
-def _acquire(redis: Redis, settings: Settings, feed_url: str) -> str | None:
-    """Take the feed's lease (it expires on its own should this process die); return its token or None."""
-    token = uuid.uuid4().hex
+def _exchange_leases(redis: Redis, settings: Settings, releases: list[tuple[str, str]],
+                     acquire: list[str]) -> list[str | None]:
+    """Give back finished leases (compare-and-delete) and take new ones, in one round trip.
+
+    A lease expires on its own should this process die. Returns a token per URL in `acquire`, None where
+    another poller holds the feed. `releases` is emptied.
+    """
+    if not releases and not acquire:
+        return []
     lease_ms = int((settings.fetch_total_timeout + LEASE_MARGIN) * 1000)
-    return token if redis.set(_lease_key(settings, feed_url), token, nx=True, px=lease_ms) else None
-
-
-def _release(redis: Redis, settings: Settings, feed_url: str, token: str) -> None:
-    """Give the lease back, only if it is still ours (compare-and-delete)."""
-    redis.eval(RELEASE_SCRIPT, 1, _lease_key(settings, feed_url), token)
+    tokens = [uuid.uuid4().hex for _ in acquire]
+    with redis.pipeline(transaction=False) as pipe:
+        for url, token in releases:
+            pipe.eval(RELEASE_SCRIPT, 1, _lease_key(settings, url), token)
+        for url, token in zip(acquire, tokens):
+            pipe.set(_lease_key(settings, url), token, nx=True, px=lease_ms)
+        answers = pipe.execute()[len(releases):]
+    releases.clear()
+    return [token if taken else None for token, taken in zip(tokens, answers)]
