@@ -40,14 +40,20 @@ def site(http_server, corpus, seed_dir):
     return feed_url, len(items)
 
 
-def test_feed_to_store_every_url_ends_in_one_state(settings, redis_conn, site):
+@pytest.fixture
+def processed(settings, redis_conn, site):
+    """The site's feed polled once and every queued URL processed: (store, poll summary, item count)."""
     feed_url, item_count = site
     store = open_store(settings.store_url)
     store.add_feeds([Feed(url=feed_url)])
-
     summary = poll_feeds(settings, store, redis_conn)
-    assert summary.enqueued == item_count
     drain(settings, redis_conn)
+    return store, summary, item_count
+
+
+def test_feed_to_store_every_url_ends_in_one_state(processed):
+    store, summary, item_count = processed
+    assert summary.enqueued == item_count
 
     states = store.count_url_states()
     assert states.get("stored") == 4
@@ -58,13 +64,8 @@ def test_feed_to_store_every_url_ends_in_one_state(settings, redis_conn, site):
     assert reasons == {"missing": "http-404", "photo.png": "not-html"}
 
 
-def test_french_article_is_found_with_its_language_and_typography(settings, redis_conn, site):
-    feed_url, _ = site
-    store = open_store(settings.store_url)
-    store.add_feeds([Feed(url=feed_url)])
-    poll_feeds(settings, store, redis_conn)
-    drain(settings, redis_conn)
-
+def test_french_article_is_found_with_its_language_and_typography(processed):
+    store = processed[0]
     hits = store.search(Query(text="Kharkiv", language="fr")).hits
     assert len(hits) == 1
     doc = hits[0].document
@@ -77,13 +78,8 @@ def test_french_article_is_found_with_its_language_and_typography(settings, redi
     assert [(c.source, c.relation) for c in story.copies] == [("127.0.0.1", "original"), ("localhost", "exact")]
 
 
-def test_second_poll_of_unchanged_feed_enqueues_nothing(settings, redis_conn, site):
-    feed_url, _ = site
-    store = open_store(settings.store_url)
-    store.add_feeds([Feed(url=feed_url)])
-    poll_feeds(settings, store, redis_conn)
-    drain(settings, redis_conn)
-
+def test_second_poll_of_unchanged_feed_enqueues_nothing(settings, redis_conn, processed):
+    store = processed[0]
     again = poll_feeds(settings, store, redis_conn, all_feeds=True)
     assert again.enqueued == 0
     assert Queue(settings.queue_name, connection=redis_conn).count == 0
