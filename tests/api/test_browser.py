@@ -14,6 +14,7 @@ import uvicorn
 
 from api.app import create_app
 from config import load_settings
+from tests.conftest import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -49,14 +50,21 @@ def server(filled_sqlite):
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        from tests.conftest import wait_for
-
         assert wait_for(lambda: uv.started, timeout=10), "uvicorn did not start"
         yield f"http://127.0.0.1:{sock.getsockname()[1]}", filled_sqlite[1]
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def test_real_server_answers_a_100_kb_query_string(server):
+    base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(b"GET /v1/documents?q=" + b"copper%22*NEAR(%00" * 6000 + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: close\r\n\r\n")
+        assert conn.recv(100).startswith(b"HTTP/1.1 200 ")
 
 
 def test_reader_searches_opens_a_story_and_sees_its_copies(server):

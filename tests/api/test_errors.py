@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote
 
-import pytest
-
 from tests.api.conftest import make_client
 
 

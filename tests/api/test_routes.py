@@ -93,3 +93,13 @@ def test_feeds_report_health(filled, client):
 
 def test_healthz_answers_ok_when_the_store_does(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_openapi_documents_every_route_and_its_parameters(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/documents", "/v1/documents/{doc_id}", "/v1/stories", "/v1/stories/{story_id}", "/v1/feeds",
+            "/healthz", "/metrics"} <= set(spec["paths"])
+    names = {p["name"] for p in spec["paths"]["/v1/documents"]["get"]["parameters"]}
+    assert names == {"q", "lang", "since", "until", "date_field", "source", "feed", "wire", "story", "flag",
+                     "order", "limit", "cursor", "all_copies"}
+    assert client.get("/docs").status_code == 200
