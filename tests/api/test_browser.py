@@ -1,5 +1,5 @@
 """The reading page in a real headless Chromium (Debian's package) driven by Playwright, phone-sized:
-search, open the copies, open a story, see every copy; screenshots land in tests/artifacts/."""
+search, open the copies, open a story, see every copy, then the feeds; screenshots in tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import uvicorn
 
 from api.app import create_app
 from config import load_settings
+from store.base import open_store
+from store.records import Feed
 from tests.conftest import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,6 +45,11 @@ def _require_browser():
 @pytest.fixture
 def server(filled_sqlite):
     """The app served by uvicorn on a free loopback port, in a thread; yields its base URL and the newsroom."""
+    store = open_store(filled_sqlite[0])
+    store.add_feeds([Feed(url="https://www.reuters.com/rss", title="Reuters World"), Feed(url="https://gone.example/rss")])
+    store.save_feed(Feed(url="https://gone.example/rss", state="gone", last_status=410, failures=2,
+                         last_error="HTTP 410 Gone"))
+    store.close()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     app = create_app(load_settings(store_url=filled_sqlite[0]))
@@ -93,6 +100,11 @@ def test_reader_searches_opens_a_story_and_sees_its_copies(server):
             assert sorted(copies.locator("h3 a").all_inner_texts()) == ["apnews.com", "azcentral.com", "elpais.com"]
             assert page.locator("div.copy.near ins").first.inner_text() == "Copper miners on strike in"
             page.screenshot(path=ARTIFACTS / "story.png", full_page=True)
+
+            page.click("header nav >> text=Feeds")
+            page.wait_for_url("**/feeds")
+            assert page.locator("li.feed.gone .badge").inner_text() == "gone"
+            page.screenshot(path=ARTIFACTS / "feeds.png", full_page=True)
         finally:
             browser.close()
     assert (ARTIFACTS / "story.png").stat().st_size > 10_000

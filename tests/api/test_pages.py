@@ -52,7 +52,7 @@ def test_feeds_page_lists_each_feed_with_its_health(filled, client):
                          last_error="HTTP 410 Gone", last_polled=datetime(2024, 3, 2, tzinfo=UTC)))
     store.close()
     html = client.get("/feeds").text
-    assert 'class="badge state-gone">gone' in html and "HTTP 410 Gone" in html and "<td>410</td>" in html
+    assert 'class="badge state-gone">gone' in html and "HTTP 410 Gone" in html and "HTTP 410 · 1 failure " in html
 
 
 def test_stored_markup_and_javascript_links_are_escaped(filled_sqlite, corpus):
