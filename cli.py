@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -15,6 +14,7 @@ import redis as redis_lib
 from rich.console import Console
 from rich.table import Table
 
+from api.params import parse_when
 from config import ConfigError, load_settings
 from config.logs import setup_logging
 from store.base import StoreError, StoreUnavailable, open_store
@@ -22,25 +22,16 @@ from store.records import Query
 
 OUT = Console()
 ERR = Console(stderr=True)
-_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def _when(value: str | None) -> datetime | None:
     """A date option: ISO date/datetime, or relative to now (`90m`, `24h`, `7d`, `2w`); UTC if no zone."""
     if not value:
         return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match[2]]: int(match[1])})
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        except ValueError:
-            raise click.BadParameter(f"{value!r} is not a date (2026-11-25, 2026-11-25T08:00, 24h, 7d)")
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+        return parse_when(value)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(f"{value!r} is not a date (2026-11-25, 2026-11-25T08:00, 24h, 7d)")
 
 
 def _jsonable(value):

@@ -200,7 +200,8 @@ def _follow(client: httpx.Client, url: str, settings: Settings, headers: dict[st
             if response.status_code != 304 and not 200 <= response.status_code < 300:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 raise HTTPStatusError(url, response.status_code, retry_after)
-            body = _read_body(response, url, settings, deadline) if response.status_code != 304 else b""
+            # A 304 has no body, but reading its end keeps the connection alive for the next poll.
+            body = _read_body(response, url, settings, deadline) if response.status_code != 304 else response.read()
             return Response(
                 url=url,
                 final_url=current,
