@@ -1,8 +1,9 @@
 """Dedup speed: decisions per second and p99 latency with 10k / 100k / 1M documents already indexed,
 Redis bytes per indexed document, and datasketch's Redis-backed MinHashLSH on the same documents.
 
-The index is filled fast with pipelined inserts of synthetic originals spread over the window's day buckets
-(the same script as real decisions); then real corpus texts are decided one at a time, signature included.
+For each size the index is rebuilt from empty with pipelined inserts of synthetic originals spread over the
+window's day buckets (the same script as real decisions, shards sized for that volume as a steady state would
+size them); then real corpus texts are decided one at a time, signature included.
 
     .venv/bin/python bench/dedup_speed.py [--sizes 10000,100000,1000000] [--datasketch 10000]
 """
@@ -109,12 +110,12 @@ def main() -> None:
     index = DedupIndex(conn, settings)
     print(f"{len(texts)} real texts decided per size (mean {words:.0f} words), new ids; signature included")
     print(f"{'indexed':>10}{'fill s':>8}{'decisions/s':>13}{'mean ms':>9}{'p99 ms':>8}{'bytes/doc':>11}")
-    filled, rates = 0, {}
+    rates = {}
     for size in [int(s) for s in args.sizes.split(",")]:
+        conn.flushdb()
         started = time.perf_counter()
-        fill(index, conn, size - filled, start=10**12 + filled)
+        fill(index, conn, size, start=10**12)
         fill_seconds = time.perf_counter() - started
-        filled = size
         per_doc = index_bytes(conn) / size
         latencies = time_decisions(index, texts, start=10**13 + size)
         rates[size] = len(latencies) / sum(latencies)
