@@ -99,6 +99,14 @@ class Store(ABC):
     def publish(self, doc: Document, url_id: str) -> None:
         """Upsert `doc` by id and mark `url_id` stored/duplicate in the same transaction (idempotent)."""
 
+    def publish_many(self, items: list[tuple[Document, str]]) -> None:
+        """Publish each (document, url_id) as `publish` would, in order; SQL backends use one transaction."""
+        for doc, url_id in items:
+            self.publish(doc, url_id)
+
+    def flush(self) -> None:
+        """Make every published document searchable now (search does this itself; a no-op where indexing is immediate)."""
+
     @abstractmethod
     def get_document(self, doc_id: str) -> Document | None:
         """One document by id."""

@@ -11,6 +11,8 @@ from store.rows import COPY_COLUMNS, DOC_COLUMNS, column_list, merge_lists
 
 LOGGER = logging.getLogger(__name__)
 
+BATCH = 500  # ids per IN list, under SQLite's bound-variable limit
+
 _DOC_INSERT_COLUMNS = DOC_COLUMNS + ("dated", "stored_at")
 _DOC_UPSERT = (
     f"INSERT INTO documents ({column_list(_DOC_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_DOC_INSERT_COLUMNS))})"
@@ -35,22 +37,45 @@ _URL_UPSERT = (
 
 def publish(store, doc: Document, url_id: str) -> None:
     """Upsert `doc` (merging its URL and feed lists), its story row and `url_id`'s state, in one transaction."""
+    publish_many(store, [(doc, url_id)])
+
+
+def publish_many(store, items: list[tuple[Document, str]]) -> None:
+    """Publish each (document, url_id) as `publish` would, in order, all in one transaction."""
     codec, now = store.codec, store.now()
-    doc = replace(doc, story_id=doc.story_id or doc.id)
+    stamp = codec.dump_time(now)
+    docs = [(replace(doc, story_id=doc.story_id or doc.id), url_id) for doc, url_id in items]
     with store._tx() as conn:
-        old = store._exec(conn, "SELECT urls, feeds FROM documents WHERE id = ?" + store.lock_row, [doc.id]).fetchone()
-        if old is not None:
-            doc = replace(doc, urls=merge_lists(codec.load_list(old["urls"]), doc.urls),
-                          feeds=merge_lists(codec.load_list(old["feeds"]), doc.feeds))
-        params = codec.params(doc, DOC_COLUMNS) + [codec.dump_time(doc.published or doc.fetched), codec.dump_time(now)]
-        store._exec(conn, _DOC_UPSERT, params)
-        store._exec(conn, _STORY_UPSERT, [doc.story_id, doc.id, codec.dump_time(now), doc.relation])
-        original = doc.relation == ORIGINAL
-        store._exec(conn, _URL_UPSERT, [
-            url_id, doc.url, doc.feeds[0] if doc.feeds else None, STORED if original else DUPLICATE,
-            None if original else doc.relation, None if original else f"of {doc.duplicate_of}",
-            doc.id, codec.dump_time(now), codec.dump_time(now)])
-    LOGGER.debug("published %s (%s) in story %s", doc.id, doc.relation, doc.story_id)
+        lists = _stored_lists(store, conn, sorted({doc.id for doc, _ in docs}))
+        doc_rows, story_rows, url_rows = [], [], []
+        for doc, url_id in docs:
+            if doc.id in lists:
+                old_urls, old_feeds = lists[doc.id]
+                doc = replace(doc, urls=merge_lists(old_urls, doc.urls), feeds=merge_lists(old_feeds, doc.feeds))
+            lists[doc.id] = (doc.urls, doc.feeds)  # a later item with the same id merges with this one
+            doc_rows.append(codec.params(doc, DOC_COLUMNS) + [codec.dump_time(doc.published or doc.fetched), stamp])
+            story_rows.append([doc.story_id, doc.id, stamp, doc.relation])
+            original = doc.relation == ORIGINAL
+            url_rows.append([url_id, doc.url, doc.feeds[0] if doc.feeds else None, STORED if original else DUPLICATE,
+                             None if original else doc.relation, None if original else f"of {doc.duplicate_of}",
+                             doc.id, stamp, stamp])
+        # Documents first, then stories: each story's size counts the whole batch, as publishing one by one would.
+        for sql, rows in ((_DOC_UPSERT, doc_rows), (_STORY_UPSERT, story_rows), (_URL_UPSERT, url_rows)):
+            conn.cursor().executemany(store._sql(sql), rows)
+        store._index_due(conn)
+    LOGGER.debug("published %d documents", len(docs))
+
+
+def _stored_lists(store, conn, doc_ids: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """The stored URL and feed lists of those of `doc_ids` already in the store, rows locked for the update."""
+    found = {}
+    for start in range(0, len(doc_ids), BATCH):
+        chunk = doc_ids[start:start + BATCH]
+        rows = store._exec(conn, f"SELECT id, urls, feeds FROM documents WHERE id IN ({', '.join('?' * len(chunk))})"
+                           + store.lock_row, chunk).fetchall()
+        for row in rows:
+            found[row["id"]] = (store.codec.load_list(row["urls"]), store.codec.load_list(row["feeds"]))
+    return found
 
 
 def get_document(store, doc_id: str) -> Document | None:

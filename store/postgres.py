@@ -90,10 +90,13 @@ class PostgresStore(SQLStore):
     def text_filter(self, alias: str, tq) -> tuple[str, list]:
         return f"{alias}.tsv @@ to_tsquery('simple'::regconfig, wd_unaccent(?))", [tq.tsquery]
 
-    def ranked_source(self, tq) -> tuple[str, str, str, list]:
-        # float8: float4 text output would not round-trip through a cursor exactly
-        return ("documents d CROSS JOIN to_tsquery('simple'::regconfig, wd_unaccent(?)) AS q",
-                "ts_rank_cd(d.tsv, q)::float8", "d.tsv @@ q", [tq.tsquery])
+    def match_window(self, tq, conds: str) -> tuple[str, list]:
+        # The window picks seqs only (the GIN index for rare words, the seq index for frequent ones); texts
+        # are ranked once, for the window's rows. float8: float4 text would not round-trip through a cursor.
+        query = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
+        return (f"SELECT d.seq, d.id, d.story_id, CASE WHEN {conds} THEN ts_rank_cd(d.tsv, {query})::float8 END AS rank"
+                f" FROM (SELECT seq FROM documents WHERE tsv @@ {query} AND seq < ? ORDER BY seq DESC LIMIT ?) w"
+                " JOIN documents d ON d.seq = w.seq ORDER BY d.seq DESC", [tq.tsquery, tq.tsquery])
 
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
         return f"{column} @> ?", [Jsonb(list(values))]

@@ -1,11 +1,12 @@
 """Search over an SQLStore: filters, relevance or date order, one hit per story, keyset cursors.
 
-One per story: in date order a document is shown when no other matching document of its story is newer
-(a correlated NOT EXISTS on the story index, so the scan stops after `limit` hits); in relevance order
-every match is ranked anyway, so a window function keeps each story's best-ranked match.
+Relevance order ranks windows of the newest matches (store/relevance.py says exactly what it means).
+One per story in date order: a document is shown when no other matching document of its story is newer
+(a correlated NOT EXISTS on the story index, so the scan stops after `limit` hits).
 Cursors carry the last hit's sort key and id (keyset pagination), so inserts between pages neither
-repeat nor skip date-ordered hits. Relevance cursors are exact on PostgreSQL (ts_rank_cd depends only on
-the document); on SQLite BM25 weighs words by corpus frequency, so ranks drift slightly as documents arrive.
+repeat nor skip hits. BM25 on SQLite weighs words by corpus frequency, so a relevance rank may drift
+slightly as documents arrive; ts_rank_cd on PostgreSQL depends only on the document.
+Every search first indexes documents whose indexing was deferred (Store.flush), so none is missed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from store.base import InvalidQuery
+from store.filters import filters, where
 from store.query import compile_query
 from store.records import Document, Hit, Query, ResultPage
+from store.relevance import relevance_page
 from store.rows import DOC_COLUMNS, column_list
 
 MAX_LIMIT = 100
-DATE_FIELDS = ("published", "fetched")
 ORDERS = ("relevance", "date")
 
 
@@ -46,72 +48,10 @@ def decode_cursor(cursor: str, order: str) -> tuple:
             key = datetime.fromisoformat(key)
         except (TypeError, ValueError) as exc:
             raise InvalidQuery("bad cursor date") from exc
-    elif not isinstance(key, (int, float)):
+    elif not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, int) for k in key[:2])
+              and isinstance(key[2], (int, float))):
         raise InvalidQuery("bad cursor rank")
     return key, doc_id
-
-
-def _clean(value: str) -> str:
-    """A filter string without NUL characters (PostgreSQL rejects them in text)."""
-    return value.replace("\x00", "")
-
-
-def filters(store, query: Query, alias: str, tq) -> tuple[list[str], list]:
-    """WHERE conditions and params for `query`'s filters on documents aliased `alias` (text too when `tq`)."""
-    if query.date_field not in DATE_FIELDS:
-        raise InvalidQuery(f"date_field must be one of {DATE_FIELDS}")
-    conds, params = [], []
-    for name in ("language", "source", "wire", "story_id"):
-        value = getattr(query, name)
-        if value is not None:
-            conds.append(f"{alias}.{name} = ?")
-            params.append(_clean(value))
-    # dated equals published where published is set, so a published range is also a dated range: the
-    # redundant condition lets the dated index skip to the range instead of scanning from the newest.
-    columns = (query.date_field, "dated") if query.date_field == "published" else (query.date_field,)
-    for column in columns:
-        if query.since is not None:
-            conds.append(f"{alias}.{column} >= ?")
-            params.append(store.codec.dump_time(query.since))
-        if query.until is not None:
-            conds.append(f"{alias}.{column} < ?")
-            params.append(store.codec.dump_time(query.until))
-    for column, values in (("feeds", [query.feed] if query.feed else []), ("flags", query.flags)):
-        if values:
-            cond, more = store.json_contains(f"{alias}.{column}", [_clean(v) for v in values])
-            conds.append(cond)
-            params += more
-    if tq is not None:
-        cond, more = store.text_filter(alias, tq)
-        conds.append(cond)
-        params += more
-    return conds, params
-
-
-def _where(conds: list[str]) -> str:
-    return " AND ".join(conds) if conds else "1 = 1"
-
-
-def _by_relevance(store, query: Query, tq, limit: int) -> tuple[str, list]:
-    """Matches ranked best first (rank desc, id); each story's best match only unless all copies."""
-    source, rank, match, params = store.ranked_source(tq)
-    conds, more = filters(store, query, "d", None)
-    # Rank ids only; the page's few rows are joined back for their columns (texts stay out of the sort).
-    sql = f"WITH m AS (SELECT d.id, d.story_id, {rank} AS rank FROM {source} WHERE {_where([match] + conds)})"
-    params = params + more
-    table, outer = "m", []
-    if not query.all_copies:
-        sql += (", r AS (SELECT id, rank, ROW_NUMBER() OVER (PARTITION BY story_id ORDER BY rank DESC, id) AS rn"
-                " FROM m)")
-        table, outer = "r", ["rn = 1"]
-    if query.cursor:
-        key, doc_id = decode_cursor(query.cursor, "relevance")
-        outer.append("(rank < ? OR (rank = ? AND id > ?))")
-        params += [key, key, doc_id]
-    sql += (f", page AS (SELECT id, rank FROM {table} WHERE {_where(outer)} ORDER BY rank DESC, id LIMIT ?)"
-            f" SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated, page.rank FROM page JOIN documents d ON d.id = page.id"
-            " ORDER BY page.rank DESC, d.id")
-    return sql, params + [limit]
 
 
 def _by_date(store, query: Query, tq, limit: int) -> tuple[str, list]:
@@ -125,10 +65,10 @@ def _by_date(store, query: Query, tq, limit: int) -> tuple[str, list]:
     if not query.all_copies:
         inner, more = filters(store, query, "e", tq)
         conds.append("NOT EXISTS (SELECT 1 FROM documents e WHERE e.story_id = d.story_id AND e.id <> d.id"
-                     f" AND (e.dated > d.dated OR (e.dated = d.dated AND e.id < d.id)) AND {_where(inner)})")
+                     f" AND (e.dated > d.dated OR (e.dated = d.dated AND e.id < d.id)) AND {where(inner)})")
         params += more
-    sql = (f"SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated, NULL AS rank FROM documents d"
-           f" WHERE {_where(conds)} ORDER BY d.dated DESC, d.id LIMIT ?")
+    sql = (f"SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated FROM documents d"
+           f" WHERE {where(conds)} ORDER BY d.dated DESC, d.id LIMIT ?")
     return sql, params + [limit]
 
 
@@ -140,20 +80,47 @@ def search(store, query: Query) -> ResultPage:
     if tq is not None and tq.matches_nothing:
         return ResultPage(hits=[])
     limit = max(1, min(query.limit, MAX_LIMIT))
-    order = "relevance" if tq is not None and query.order == "relevance" else "date"
-    build = _by_relevance if order == "relevance" else _by_date
-    sql, params = build(store, query, tq, limit + 1)
-    rows = store._rows(sql, params)
-    more, rows = len(rows) > limit, rows[:limit]
-    hits = [Hit(document=store.codec.document(row), rank=row["rank"]) for row in rows]
+    store.flush()
+    if tq is not None and query.order == "relevance":
+        hits, next_cursor = _relevance_hits(store, query, tq, limit)
+    else:
+        hits, next_cursor = _date_hits(store, query, tq, limit)
     if not query.all_copies:
         _add_outlets(store, hits)
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        key = last["rank"] if order == "relevance" else store.codec.load_time(last["dated"]).isoformat()
-        next_cursor = encode_cursor(order, key, last["id"])
     return ResultPage(hits=hits, next_cursor=next_cursor)
+
+
+def _relevance_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str | None]:
+    """A relevance page: ids ranked over match windows, then their rows."""
+    position = None
+    if query.cursor:
+        (ceiling, top, rank), doc_id = decode_cursor(query.cursor, "relevance")
+        position = (ceiling, top, rank, doc_id)
+    picked = relevance_page(store, query, tq, limit + 1, position)
+    more, picked = len(picked) > limit, picked[:limit]
+    docs = {}
+    for start in range(0, len(picked), MAX_LIMIT):
+        chunk = [doc_id for doc_id, *_ in picked[start:start + MAX_LIMIT]]
+        rows = store._rows(f"SELECT {column_list(DOC_COLUMNS, 'd')} FROM documents d"
+                           f" WHERE d.id IN ({', '.join('?' * len(chunk))})", chunk)
+        docs.update((row["id"], store.codec.document(row)) for row in rows)
+    hits = [Hit(document=docs[doc_id], rank=rank) for doc_id, rank, _, _ in picked if doc_id in docs]
+    if not more:
+        return hits, None
+    doc_id, rank, ceiling, top = picked[-1]
+    return hits, encode_cursor("relevance", [ceiling, top, rank], doc_id)
+
+
+def _date_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str | None]:
+    """A date-ordered page (with or without text)."""
+    sql, params = _by_date(store, query, tq, limit + 1)
+    rows = store._rows(sql, params)
+    more, rows = len(rows) > limit, rows[:limit]
+    hits = [Hit(document=store.codec.document(row)) for row in rows]
+    if not more:
+        return hits, None
+    last = rows[-1]
+    return hits, encode_cursor("date", store.codec.load_time(last["dated"]).isoformat(), last["id"])
 
 
 def _add_outlets(store, hits: list[Hit]) -> None:
@@ -176,7 +143,8 @@ def iter_documents(store, query: Query) -> Iterator[Document]:
     tq = compile_query(query.text)
     if tq is not None and tq.matches_nothing:
         return
+    store.flush()
     conds, params = filters(store, query, "d", tq)
-    sql = f"SELECT {column_list(DOC_COLUMNS, 'd')} FROM documents d WHERE {_where(conds)} ORDER BY d.dated DESC, d.id"
+    sql = f"SELECT {column_list(DOC_COLUMNS, 'd')} FROM documents d WHERE {where(conds)} ORDER BY d.dated DESC, d.id"
     for row in store._iter(sql, params):
         yield store.codec.document(row)

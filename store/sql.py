@@ -83,12 +83,17 @@ class SQLStore(Store):
         """A WHERE condition: document `alias` matches compiled query `tq`."""
 
     @abstractmethod
-    def ranked_source(self, tq) -> tuple[str, str, str, list]:
-        """(FROM clause with documents as `d`, rank expression (higher is better), WHERE condition, params)."""
-
-    @abstractmethod
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
         """A WHERE condition: the JSON list in `column` holds every one of `values`."""
+
+    @abstractmethod
+    def match_window(self, tq, conds: str) -> tuple[str, list]:
+        """(SQL, text params) listing the newest matches of `tq` below a seq bound, newest first: seq, id,
+        story_id, and rank (higher is better) where `conds` hold, else NULL. The statement's parameters are
+        `conds`' own, then the text params, then the seq bound and the row limit."""
+
+    def _index_due(self, conn) -> None:
+        """Inside a publish transaction: index queued documents if the backend defers it and they are due."""
 
     def _sql(self, sql: str) -> str:
         """Statement text in the driver's placeholder style."""
@@ -281,6 +286,9 @@ class SQLStore(Store):
     # Documents, stories, search: shared logic in their own modules
     def publish(self, doc: Document, url_id: str) -> None:
         documents.publish(self, doc, url_id)
+
+    def publish_many(self, items: list[tuple[Document, str]]) -> None:
+        documents.publish_many(self, items)
 
     def get_document(self, doc_id: str) -> Document | None:
         return documents.get_document(self, doc_id)

@@ -16,6 +16,10 @@ LOGGER = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock before StoreUnavailable
 FETCH_BATCH = 500
+# Deferred indexing (migration 0003): a publish indexes the queue once it holds FLUSH_DOCS documents or its
+# oldest is FLUSH_SECONDS old; search and iter_documents index whatever is queued before they read.
+FLUSH_DOCS = 2000
+FLUSH_SECONDS = 2.0
 # Messages of sqlite3.OperationalError that mean "try again later", not a bug.
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
@@ -104,10 +108,31 @@ class SQLiteStore(SQLStore):
         column = f"{alias}.seq" if alias == "d" else f"+{alias}.seq"
         return f"{column} IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)", [tq.fts]
 
-    def ranked_source(self, tq) -> tuple[str, str, str, list]:
+    def match_window(self, tq, conds: str) -> tuple[str, list]:
+        # FTS5 walks its doclists in rowid (seq) order and stops at the LIMIT: no full match list is built.
         # bm25 is lower-is-better; negate it so both backends rank higher-is-better. Title counts double.
-        return ("documents_fts JOIN documents d ON d.seq = documents_fts.rowid",
-                "-bm25(documents_fts, 2.0, 1.0)", "documents_fts MATCH ?", [tq.fts])
+        return (f"SELECT d.seq, d.id, d.story_id, CASE WHEN {conds} THEN -bm25(documents_fts, 2.0, 1.0) END AS rank"
+                " FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid"
+                " WHERE documents_fts MATCH ? AND documents_fts.rowid < ? ORDER BY documents_fts.rowid DESC LIMIT ?",
+                [tq.fts])
+
+    def flush(self) -> None:
+        if self._one("SELECT 1 FROM fts_pending LIMIT 1") is not None:
+            with self._tx() as conn:
+                self._index_pending(conn)
+
+    def _index_due(self, conn) -> None:
+        due = conn.execute("SELECT count(*) >= ? OR (julianday('now') - min(queued)) * 86400.0 >= ? FROM fts_pending",
+                           [FLUSH_DOCS, FLUSH_SECONDS]).fetchone()[0]
+        if due:
+            self._index_pending(conn)
+
+    def _index_pending(self, conn) -> None:
+        """Index every queued document in this transaction: one FTS5 segment for the lot."""
+        cur = conn.execute("INSERT INTO documents_fts (rowid, title, text) SELECT d.seq, d.title, d.text"
+                           " FROM fts_pending p JOIN documents d ON d.seq = p.seq ORDER BY p.seq")
+        conn.execute("DELETE FROM fts_pending")
+        LOGGER.debug("indexed %d queued documents", cur.rowcount)
 
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
         conds = [f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = ?)" for _ in values]

@@ -7,7 +7,6 @@ from store.postgres import PostgresStore
 from store.records import Feed, Query, UrlState
 from store.sql import load_migrations
 from store.sqlite import SQLiteStore
-from tests.store.factory import make_doc
 
 
 def open_unmigrated(url: str):
@@ -26,7 +25,11 @@ def test_both_backends_ship_the_same_migration_versions():
 def test_upgrading_a_version_1_database_keeps_its_data(store_url):
     old = open_unmigrated(store_url)
     assert old.migrate(target=1) == 1
-    old.publish(make_doc("kept", "archived article about tides"), "u1")
+    # Written as version 1 code wrote it: today's publish expects today's schema.
+    with old._tx() as conn:
+        old._exec(conn, "INSERT INTO documents (id, url, source, fetched, story_id, relation, dated, stored_at, text)"
+                  " VALUES ('kept', 'https://x/kept', 'x', ?, 'kept', 'original', ?, ?, 'archived article about tides')",
+                  ["2024-03-01T12:00:00.000000Z"] * 3)
     old.claim_urls([UrlState(url_id="u2", url="https://x/2", feed_url="https://x/feed", state="queued")])
     old.add_feeds([Feed(url="https://x/feed")])
     old.close()

@@ -1,0 +1,78 @@
+"""Relevance order over windows of the newest matches, so ranking costs the same for rare and common words.
+
+What relevance means (news search): the WINDOW most recently stored documents matching the text are ranked
+by BM25 (SQLite) or ts_rank_cd (PostgreSQL), best first; then the WINDOW matches stored before those,
+ranked the same way, and so on until every match has been listed once. A query with at most WINDOW
+matches is therefore ranked exactly as a full ranking would; a word found in a third of a million-document
+store ranks its newest WINDOW matches instead of sorting all of them. Windows count text matches only;
+the other filters (language, source, dates...) apply within each window.
+
+One per story: each story shows its best-ranked match of the newest window it has a match in.
+Cursors carry (ceiling, window top, rank, id): documents stored after the first page (seq >= ceiling)
+never enter later pages, and a window is fixed by its top, so pages neither repeat nor skip.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from store.filters import filters, where
+from store.records import Query
+
+LOGGER = logging.getLogger(__name__)
+
+WINDOW = 1000
+NO_BOUND = 2**62  # above any seq
+BATCH = 500  # story ids per IN list
+
+
+def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) -> list[tuple]:
+    """Up to `limit` hits after `position` (ceiling, top, rank, id), as (id, rank, ceiling, top), best first."""
+    conds, cond_params = filters(store, query, "d", None)
+    sql, text_params = store.match_window(tq, where(conds))
+    ceiling, top, after = (position[0], position[1], position[2:]) if position else (None, None, None)
+    picked: list[tuple] = []
+    while len(picked) < limit:
+        rows = store._rows(sql, cond_params + text_params + [NO_BOUND if top is None else top, WINDOW])
+        if not rows:
+            break
+        if top is None:
+            top = ceiling = rows[0]["seq"] + 1
+        ranked = [row for row in rows if row["rank"] is not None]
+        if not query.all_copies:
+            ranked = _best_per_story(ranked)
+            if top < ceiling:
+                ranked = _skip_shown_stories(store, query, tq, ranked, top, ceiling)
+        ranked.sort(key=lambda row: (-row["rank"], row["id"]))
+        if after is not None:
+            rank, doc_id = after
+            ranked = [row for row in ranked if row["rank"] < rank or (row["rank"] == rank and row["id"] > doc_id)]
+            after = None
+        picked += [(row["id"], row["rank"], ceiling, top) for row in ranked[: limit - len(picked)]]
+        if len(rows) < WINDOW:
+            break
+        top = rows[-1]["seq"]
+    return picked
+
+
+def _best_per_story(rows: list) -> list:
+    """Each story's best-ranked row (ties to the smaller id)."""
+    best: dict[str, object] = {}
+    for row in rows:
+        kept = best.get(row["story_id"])
+        if kept is None or (-row["rank"], row["id"]) < (-kept["rank"], kept["id"]):
+            best[row["story_id"]] = row
+    return list(best.values())
+
+
+def _skip_shown_stories(store, query: Query, tq, rows: list, top: int, ceiling: int) -> list:
+    """`rows` without stories that have a match in a newer window (seq from `top` up to `ceiling`)."""
+    conds, params = filters(store, query, "e", tq)
+    story_ids = sorted({row["story_id"] for row in rows})
+    shown: set[str] = set()
+    for start in range(0, len(story_ids), BATCH):
+        chunk = story_ids[start:start + BATCH]
+        found = store._rows(f"SELECT DISTINCT e.story_id FROM documents e WHERE e.story_id IN ({', '.join('?' * len(chunk))})"
+                            f" AND e.seq >= ? AND e.seq < ? AND {where(conds)}", chunk + [top, ceiling] + params)
+        shown.update(row["story_id"] for row in found)
+    return [row for row in rows if row["story_id"] not in shown]

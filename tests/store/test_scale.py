@@ -1,0 +1,115 @@
+"""Batch publish, deferred indexing and relevance windows: the paths that keep the store fast at a million."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from store import relevance, sqlite
+from store.base import open_store
+from store.records import DUPLICATE, NEAR, STORED, Query
+from tests.store.factory import make_doc
+
+
+@pytest.fixture
+def store(store_url):
+    store = open_store(store_url)
+    yield store
+    store.close()
+
+
+def ids(page) -> list[str]:
+    return [hit.document.id for hit in page.hits]
+
+
+def every_page(store, query: Query) -> list[str]:
+    seen, cursor = [], query.cursor
+    while True:
+        page = store.search(Query(**{**query.__dict__, "cursor": cursor}))
+        seen += ids(page)
+        if not (cursor := page.next_cursor):
+            return seen
+
+
+def test_publish_many_matches_publishing_one_by_one(store):
+    store.publish_many([
+        (make_doc("a", "flood warning", urls=["https://a/1"], feeds=["f1"], story_id="s"), "u1"),
+        (make_doc("b", "flood warning", relation=NEAR, story_id="s", source="b.com"), "u2"),
+        (make_doc("a", "flood warning issued", urls=["https://a/2"], feeds=["f2"], story_id="s"), "u3"),
+    ])
+    doc = store.get_document("a")
+    assert (doc.text, doc.urls, doc.feeds) == ("flood warning issued", ["https://a/1", "https://a/2"], ["f1", "f2"])
+    assert [copy.id for copy in store.get_story("s").copies] == ["a", "b"]
+    assert [store.get_url_state(u).state for u in ("u1", "u2", "u3")] == [STORED, DUPLICATE, STORED]
+    assert store._one("SELECT size FROM stories WHERE id = 's'")["size"] == 2
+    assert ids(store.search(Query(text="issued"))) == ["a"]
+
+
+def test_relevance_ranks_newest_window_first_then_older_windows(store, monkeypatch):
+    monkeypatch.setattr(relevance, "WINDOW", 3)
+    for i in range(7):  # d6 is stored last; older documents repeat the word more
+        store.publish(make_doc(f"d{i}", "storm " * (10 - i) + "warning"), f"u{i}")
+    assert every_page(store, Query(text="storm", limit=2)) == ["d4", "d5", "d6", "d1", "d2", "d3", "d0"]
+
+
+def test_one_per_story_holds_across_windows(store, monkeypatch):
+    monkeypatch.setattr(relevance, "WINDOW", 2)
+    store.publish(make_doc("old", "storm storm storm", story_id="s"), "u1")
+    store.publish(make_doc("x", "storm"), "u2")
+    store.publish(make_doc("y", "storm"), "u3")
+    store.publish(make_doc("new", "storm", story_id="s", relation=NEAR), "u4")
+    seen = every_page(store, Query(text="storm", limit=1))
+    assert sorted(seen) == ["new", "x", "y"]  # "old" ranks best but its story shows in the newer window
+    assert sorted(every_page(store, Query(text="storm", limit=1, all_copies=True))) == ["new", "old", "x", "y"]
+
+
+def test_relevance_pages_skip_documents_stored_after_the_first_page(store, monkeypatch):
+    monkeypatch.setattr(relevance, "WINDOW", 3)
+    # Equal lengths, so the late arrival leaves SQLite's BM25 length normalisation (and the ranks) unchanged.
+    for i in range(6):
+        store.publish(make_doc(f"d{i}", "tide " * (i + 1) + "calm " * (6 - i)), f"u{i}")
+    first = store.search(Query(text="tide", limit=2))
+    store.publish(make_doc("late", "tide " * 7), "n1")
+    rest = every_page(store, Query(text="tide", limit=2, cursor=first.next_cursor))
+    assert sorted(ids(first) + rest) == [f"d{i}" for i in range(6)]
+
+
+def test_sqlite_defers_indexing_but_search_sees_every_published_document(sqlite_url):
+    store = open_store(sqlite_url)
+    store.publish(make_doc("a", "harbour strike"), "u1")
+    assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 1
+    assert ids(store.search(Query(text="harbour"))) == ["a"]
+    assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 0
+    store.publish(make_doc("a", "dock strike"), "u1")  # changed text: old words leave the index
+    store.flush()
+    assert ids(store.search(Query(text="harbour"))) == [] and ids(store.search(Query(text="dock"))) == ["a"]
+    store.close()
+
+
+def test_sqlite_writer_indexes_a_full_queue_itself(sqlite_url, monkeypatch):
+    monkeypatch.setattr(sqlite, "FLUSH_DOCS", 3)
+    store = open_store(sqlite_url)
+    store.publish_many([(make_doc(f"d{i}", "quay"), f"u{i}") for i in range(2)])
+    assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 2
+    store.publish(make_doc("d2", "quay"), "u2")
+    assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 0
+    assert store._one("SELECT count(*) AS n FROM documents_fts WHERE documents_fts MATCH 'quay'")["n"] == 3
+    store.close()
+
+
+def _publish_in_child(url: str) -> None:
+    store = open_store(url)
+    store.publish(make_doc("child", "lighthouse keeper"), "u1")
+    store.close()
+
+
+def test_document_published_by_another_process_is_found_at_once(store_url):
+    reader = open_store(store_url)
+    reader.search(Query(text="lighthouse"))
+    child = multiprocessing.get_context("fork").Process(target=_publish_in_child, args=(store_url,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert ids(reader.search(Query(text="lighthouse"))) == ["child"]
+    reader.close()
