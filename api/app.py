@@ -93,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Search the news wiredesk has stored: documents, stories and their copies, feeds.")
     app.state.store = holder
     app.state.settings = settings
-    metrics.install(app)
+    metrics.install(app, settings)
 
     if settings.api_token:
         token = settings.api_token

@@ -1,7 +1,5 @@
-"""/metrics in the Prometheus text format: store counts (cached briefly) and the API's own requests.
-
-Queue depth and the worker-side series (fetches, extraction time, dedup decisions) live in Redis and the
-workers; the API reads only the store, so they are not exported here.
+"""/metrics in the Prometheus text format: store counts (cached briefly), the API's own requests, and the
+pipeline series pollers and workers keep in Redis (see telemetry.py) with the queue's depth.
 """
 
 from __future__ import annotations
@@ -10,10 +8,15 @@ import logging
 import threading
 import time
 
+import redis
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from redis.exceptions import RedisError
+from rq import Queue
+
+import telemetry
 
 LOGGER = logging.getLogger(__name__)
 
@@ -53,22 +56,43 @@ class StoreCollector:
             yield family
 
 
-class AppMetrics:
-    """One app's registry: store gauges and HTTP request counts and latencies by route."""
+class PipelineCollector:
+    """The series pollers and workers keep in Redis, and the queue's depth; nothing when Redis is down."""
 
-    def __init__(self, holder):
+    def __init__(self, settings):
+        self.settings = settings
+        self._redis = None
+
+    def collect(self):
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            families = list(telemetry.collect(self._redis, self.settings))
+            depth = Queue(self.settings.queue_name, connection=self._redis).count
+        except RedisError as exc:
+            LOGGER.warning("pipeline metrics unavailable: %s", exc)
+            return
+        yield from families
+        yield GaugeMetricFamily("wiredesk_queue_depth", "Jobs waiting in the queue.", value=depth)
+
+
+class AppMetrics:
+    """One app's registry: store gauges, pipeline series from Redis, HTTP request counts and latencies by route."""
+
+    def __init__(self, holder, settings):
         self.registry = CollectorRegistry()
         self.store = StoreCollector(holder)
         self.registry.register(self.store)
+        self.registry.register(PipelineCollector(settings))
         self.requests = Counter("wiredesk_http_requests", "HTTP requests answered.", ["route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("wiredesk_http_request_seconds", "Time to answer an HTTP request.", ["route"],
                                  registry=self.registry)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings) -> None:
     """Give `app` a metrics registry over its store holder and time every request by its route template."""
-    app.state.metrics = AppMetrics(app.state.store)
+    app.state.metrics = AppMetrics(app.state.store, settings)
 
     @app.middleware("http")
     async def time_requests(request: Request, call_next):

@@ -18,6 +18,7 @@ from typing import Callable
 import httpx
 from redis import Redis
 
+import telemetry
 from config import Settings
 from ingest import feedstate
 from ingest.feeds import FeedFetch, ParsedFeed, body_hash, fetch_feed, parse_feed
@@ -44,9 +45,11 @@ class PollSummary:
     enqueued: int = 0
     skipped: int = 0
     duration: float = 0.0
+    results: Counter = field(default_factory=Counter)
 
     def add(self, outcome: feedstate.FeedOutcome) -> None:
         """Count one feed's outcome."""
+        self.results[outcome.result] += 1
         if outcome.result == "skipped":
             self.skipped += 1
             return
@@ -123,6 +126,8 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
     finally:
         _exchange_leases(redis, settings, state.releases, [])
     summary.duration = time.monotonic() - started
+    for result, number in summary.results.items():
+        telemetry.count(redis, settings, "polls", result, amount=number)
     LOGGER.info(summary.line())
     return summary
 

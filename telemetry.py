@@ -1,0 +1,74 @@
+"""Pipeline metrics kept in Redis, so pollers and work horses on every machine add to one set of series.
+
+rq forks a work horse per job and pollers run from cron: neither lives long enough to be scraped, so each
+outcome is added to a Redis hash, and the API's /metrics exports them in the Prometheus format.
+Keys: `{prefix}:metrics:c:{name}` (counters: field = label values joined by `|`) and
+`{prefix}:metrics:h:{name}` (histograms: a field per bucket, plus `sum` and `count`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from redis import Redis
+from redis.exceptions import RedisError
+
+from config import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+# name -> (help, label names)
+COUNTERS = {
+    "polls": ("Feed polls by outcome.", ("outcome",)),
+    "fetches": ("Page fetches by HTTP status or failure reason.", ("status",)),
+    "dedup_decisions": ("Dedup decisions by relation (original, exact, near, translation).", ("relation",)),
+    "url_outcomes": ("URLs by the state their job left them in.", ("state",)),
+}
+# name -> (help, bucket upper bounds in seconds)
+HISTOGRAMS = {
+    "extraction_seconds": ("Time to extract one article.", (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)),
+    "end_to_end_seconds": ("From enqueue of a feed entry to its stored document.",
+                           (1, 5, 15, 60, 300, 900, 3600, 14400, 86400)),
+}
+
+
+def _key(settings: Settings, kind: str, name: str) -> str:
+    return f"{settings.key_prefix}:metrics:{kind}:{name}"
+
+
+def count(redis: Redis, settings: Settings, name: str, *labels: str, amount: int = 1) -> None:
+    """Add `amount` to counter `name` for these label values; a metrics failure never fails the caller."""
+    try:
+        redis.hincrby(_key(settings, "c", name), "|".join(labels), amount)
+    except RedisError as exc:
+        LOGGER.warning("metric %s not recorded: %s", name, exc)
+
+
+def observe(redis: Redis, settings: Settings, name: str, seconds: float) -> None:
+    """Record one observation in histogram `name` (cumulative buckets, as Prometheus wants them)."""
+    key = _key(settings, "h", name)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for bound in HISTOGRAMS[name][1]:
+            if seconds <= bound:
+                pipe.hincrby(key, str(bound), 1)
+        pipe.hincrbyfloat(key, "sum", seconds)
+        pipe.hincrby(key, "count", 1)
+        pipe.execute()
+    except RedisError as exc:
+        LOGGER.warning("metric %s not recorded: %s", name, exc)
+
+
+def collect(redis: Redis, settings: Settings):
+    """Every series as prometheus_client metric families (for a custom collector)."""
+    for name, (help_text, label_names) in COUNTERS.items():
+        family = CounterMetricFamily(f"wiredesk_{name}", help_text, labels=list(label_names))
+        for labels, value in sorted(redis.hgetall(_key(settings, "c", name)).items()):
+            family.add_metric(labels.decode().split("|"), int(value))
+        yield family
+    for name, (help_text, bounds) in HISTOGRAMS.items():
+        raw = {k.decode(): float(v) for k, v in redis.hgetall(_key(settings, "h", name)).items()}
+        buckets = [(str(float(b)), raw.get(str(b), 0.0)) for b in bounds]
+        buckets.append(("+Inf", raw.get("count", 0.0)))
+        yield HistogramMetricFamily(f"wiredesk_{name}", help_text, buckets=buckets, sum_value=raw.get("sum", 0.0))
