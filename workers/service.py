@@ -15,7 +15,7 @@ from config import Settings
 from ingest.poller import poll_feeds
 from store.base import Store
 from workers.reconcile import reconcile
-from workers.worker import start_workers, stop_workers
+from workers.worker import revive_workers, start_workers, stop_workers
 
 LOGGER = logging.getLogger(__name__)
 # `run --once` waits for deferred jobs and retries due within this many seconds, and leaves later ones scheduled.
@@ -59,7 +59,7 @@ def outcome_line(settings: Settings, store: Store, redis: Redis) -> str:
 
 
 def run_forever(settings: Settings, store: Store, redis: Redis, processes: int) -> None:
-    """Workers in child processes and a poll pass every `poll_tick` seconds, until Ctrl-C or SIGTERM."""
+    """Workers in child processes (a killed one is replaced) and a poll pass every `poll_tick` seconds, until Ctrl-C."""
     children = start_workers(settings, burst=False, processes=processes)
     try:
         while True:
@@ -69,6 +69,7 @@ def run_forever(settings: Settings, store: Store, redis: Redis, processes: int) 
             except Exception:  # one failed pass (Redis restarting, store locked) must not stop the service
                 LOGGER.exception("poll pass failed; next pass in %ss", settings.poll_tick)
             time.sleep(settings.poll_tick)
+            revive_workers(settings, children)
     except KeyboardInterrupt:
         LOGGER.info("stopping: waiting for workers to finish their jobs")
     finally:

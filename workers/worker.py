@@ -1,19 +1,28 @@
-"""Run rq workers on wiredesk's queue, in this process or in N child processes."""
+"""Run rq workers on wiredesk's queue, in this process or in N supervised child processes.
+
+Each worker reconciles URL states in rq's maintenance (every `reconcile_interval`), starts itself again when
+it stops because Redis went away, and a parent of several starts a new child in place of one that was killed.
+"""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
 import signal
+import time
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Worker
 
 from config import Settings
-from workers.runtime import init_runtime
+from workers.reconcile import reconcile, reconcile_interval
+from workers.runtime import get_runtime, init_runtime
 
 LOGGER = logging.getLogger(__name__)
 
+RESTART_DELAY = 1.0  # seconds before a worker that lost Redis starts again
+SUPERVISE_TICK = 1.0  # seconds between two looks of the parent at its worker processes
 
 _WARM_UP_PAGE = (
     "<html lang='en'><head><title>Warm-up</title><meta name='author' content='A. Writer'></head><body><article>"
@@ -21,6 +30,29 @@ _WARM_UP_PAGE = (
               f"loads the language model and imports helpers, which costs about a second.</p>" for n in range(6))
     + "</article></body></html>"
 )
+
+
+class WiredeskWorker(Worker):
+    """rq's forking Worker that reconciles URL states in its maintenance and remembers being asked to stop."""
+
+    asked_to_stop = False
+
+    def request_stop(self, signum, frame):
+        """rq's warm shutdown, noted so the restart loop does not start the worker again."""
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)
+
+    def run_maintenance_tasks(self):
+        """rq's registry cleaning, then a reconcile pass (one worker at a time holds its lock)."""
+        super().run_maintenance_tasks()
+        runtime = get_runtime()
+        try:
+            requeued = reconcile(runtime.settings, runtime.store, self.connection)
+        except Exception:  # a failed pass (Redis restarting, store locked) must not stop the worker
+            LOGGER.exception("reconcile pass failed; next one in %ss", self.maintenance_interval)
+            return
+        if requeued:
+            LOGGER.warning("reconcile requeued %d lost URLs", requeued)
 
 
 def preload(settings: Settings) -> None:
@@ -45,22 +77,59 @@ def preload(settings: Settings) -> None:
         load_encoder()
 
 
-def _work(settings: Settings, burst: bool) -> None:
-    """One rq worker with its scheduler (retries and deferred jobs need it)."""
+def _exit_now(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
+def work(settings: Settings, burst: bool) -> None:
+    """One rq worker with its scheduler (retries and deferred jobs need it), started again after losing Redis.
+
+    rq's worker quits when Redis fails under it mid-job (and cannot start while Redis is down); unless it was
+    asked to stop or runs in burst mode, a new one starts after RESTART_DELAY.
+    """
     init_runtime(settings)
-    connection = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(settings.queue_name, connection=connection)], connection=connection)
-    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    while True:
+        worker = None
+        try:
+            connection = Redis.from_url(settings.redis_url)
+            worker = WiredeskWorker([Queue(settings.queue_name, connection=connection)], connection=connection,
+                                    maintenance_interval=reconcile_interval(settings))
+            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        except RedisError as exc:
+            LOGGER.warning("worker cannot reach Redis: %s", exc)
+        if burst or (worker is not None and worker.asked_to_stop):
+            return
+        # rq's handlers belong to the worker that quit; until the next one starts, a signal just ends us.
+        signal.signal(signal.SIGTERM, _exit_now)
+        signal.signal(signal.SIGINT, _exit_now)
+        LOGGER.warning("worker stopped without being asked (Redis lost?); starting again in %.0fs", RESTART_DELAY)
+        time.sleep(RESTART_DELAY)
+
+
+def _start_one(settings: Settings, burst: bool) -> multiprocessing.Process:
+    child = multiprocessing.get_context("fork").Process(target=work, args=(settings, burst))
+    child.start()
+    return child
 
 
 def start_workers(settings: Settings, burst: bool, processes: int) -> list[multiprocessing.Process]:
     """Fork `processes` worker processes (after preloading, so they share the loaded libraries)."""
     preload(settings)
-    ctx = multiprocessing.get_context("fork")
-    children = [ctx.Process(target=_work, args=(settings, burst)) for _ in range(processes)]
-    for child in children:
-        child.start()
-    return children
+    return [_start_one(settings, burst) for _ in range(processes)]
+
+
+def revive_workers(settings: Settings, children: list[multiprocessing.Process]) -> int:
+    """Start a new worker process in place of each child that died (SIGKILL, OOM, crash); return how many.
+
+    A child that exited cleanly (asked to stop, or burst done) is left alone.
+    """
+    revived = 0
+    for n, child in enumerate(children):
+        if child.exitcode not in (None, 0):
+            LOGGER.warning("worker process %s died (exit code %s): starting another", child.pid, child.exitcode)
+            children[n] = _start_one(settings, burst=False)
+            revived += 1
+    return revived
 
 
 def stop_workers(children: list[multiprocessing.Process]) -> None:
@@ -76,12 +145,22 @@ def run_workers(settings: Settings, burst: bool = False, processes: int = 1) -> 
     """Run `processes` workers until stopped (or, with `burst`, until the queue is empty)."""
     if processes == 1:
         preload(settings)
-        _work(settings, burst)
+        work(settings, burst)
         return
     children = start_workers(settings, burst, processes)
-    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop_workers(children))
+    stopping = []
+
+    def stop(_signum, _frame):
+        stopping.append(True)
+        stop_workers(children)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        for child in children:
-            child.join()
+        while True:
+            if not burst and not stopping:
+                revive_workers(settings, children)
+            if not any(child.is_alive() for child in children):
+                return
+            time.sleep(SUPERVISE_TICK)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,183 @@
+"""Misbehaving pages through the real job and a running worker: each ends in its expected state, the worker stays up.
+
+Also 429 pausing the host until Retry-After, transient failures waiting as `retrying`, and the private-host guard.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+
+import pytest
+from rq import Queue, Worker
+from rq.registry import ScheduledJobRegistry
+
+from store.base import open_store
+from tests.conftest import wait_for
+from tests.workers.test_jobs import (FINAL, article_page, documents, enqueue, job_settings, running_worker,  # noqa: F401
+                                     settle, states_of, warm_horses)
+from workers.runtime import init_runtime
+
+TEXT = "“Quotes” and naïve café — €5, straße"
+
+
+def slow(handler) -> None:
+    """Answers only after 5 s, past the read timeout."""
+    time.sleep(5)
+    _send(handler, 200, article_page("Too late").encode())
+
+
+def drip(handler) -> None:
+    """Declares 1000 bytes and sends one per second: each read is in time, the whole response is not."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    try:
+        for _ in range(30):
+            handler.wfile.write(b"<")
+            handler.wfile.flush()
+            time.sleep(1)
+    except OSError:
+        pass
+
+
+def huge(handler) -> None:
+    """60 MB of HTML without a Content-Length, so only the streaming cap can stop it."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    chunk = b"<p>" + b"x" * 65_533
+    try:
+        for _ in range(60 * 1024 * 1024 // len(chunk)):
+            handler.wfile.write(chunk)
+    except OSError:
+        pass
+
+
+def _send(handler, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
+          headers: dict[str, str] | None = None) -> None:
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def fault_settings(job_settings):
+    """Read timeout above the drip's 1 s per byte, so only the total timeout catches it."""
+    return job_settings.model_copy(update={"fetch_read_timeout": 1.2, "fetch_total_timeout": 1.6,
+                                           "fetch_max_bytes": 5_000_000, "host_concurrency": 4})
+
+
+def test_every_fault_ends_in_its_expected_state_and_the_worker_stays_up(fault_settings, redis_conn, http_server):
+    cp1252 = article_page(f"Prices {TEXT}", charset=None).replace("</h1>", f"</h1><p>{TEXT}</p>").encode("cp1252")
+    routes = {
+        "slow": dict(handler=slow),
+        "drip": dict(handler=drip),
+        "error": dict(body=b"oops", status=500),
+        "missing": dict(body=b"no", status=404),
+        "gone": dict(body=b"gone", status=410),
+        "huge": dict(handler=huge),
+        "loop-a": dict(status=302, headers={"Location": "/f/loop-b"}),
+        "loop-b": dict(status=302, headers={"Location": "/f/loop-a"}),
+        "binary": dict(body=os.urandom(4096), headers={"Content-Type": "application/octet-stream"}),
+        "empty": dict(body=b""),
+        "cp1252": dict(body=cp1252, headers={"Content-Type": "text/html"}),
+        "fine": dict(body=article_page("All good")),
+    }
+    urls = [http_server.add(f"/f/{name}", **route) for name, route in routes.items()]
+    urls.remove(http_server.url("/f/loop-b"))
+    store = open_store(fault_settings.store_url)
+
+    with running_worker(fault_settings) as child:
+        entries = enqueue(fault_settings, store, redis_conn, urls)
+        settled = wait_for(lambda: all(s.state in FINAL for s in map(store.get_url_state, (e.url_id for e in entries))),
+                           timeout=40, step=0.2)
+        assert child.is_alive()  # the same worker process went through every fault
+    assert settled, states_of(store, entries)
+
+    assert states_of(store, entries) == {
+        "slow": ("failed", "timeout"),
+        "drip": ("failed", "timeout"),
+        "error": ("failed", "http-500"),
+        "missing": ("failed", "http-404"),
+        "gone": ("failed", "http-410"),
+        "huge": ("failed", "too-large"),
+        "loop-a": ("failed", "redirect-loop"),
+        "binary": ("failed", "not-html"),
+        "empty": ("failed", "empty-body"),
+        "cp1252": ("stored", None),
+        "fine": ("stored", None),
+    }
+    hits = http_server.hits
+    # Transient faults were tried 1 + len(retry_intervals) times, permanent ones once.
+    assert [hits[f"/f/{name}"] for name in ("slow", "drip", "error")] == [3, 3, 3]
+    assert [hits[f"/f/{name}"] for name in ("missing", "gone", "huge", "binary", "empty")] == [1] * 5
+    stored = {d.url.rsplit("/", 1)[-1]: d for d in documents(store)}
+    assert TEXT in stored["cp1252"].text and "Ã" not in stored["cp1252"].text
+
+
+def test_transient_failure_waits_as_retrying_with_next_try_then_fails(job_settings, redis_conn, http_server):
+    store = open_store(job_settings.store_url)
+    entries = enqueue(job_settings, store, redis_conn, [http_server.add("/down", b"oops", status=502)])
+    init_runtime(job_settings)
+    queue = Queue(job_settings.queue_name, connection=redis_conn)
+    Worker([queue], connection=redis_conn).work(burst=True)  # one attempt; the retry is left scheduled
+
+    state = store.get_url_state(entries[0].url_id)
+    assert (state.state, state.reason, state.attempts) == ("retrying", "http-502", 1)
+    assert timedelta(seconds=0.5) < state.next_try - state.updated_at <= timedelta(seconds=1.5)
+    assert ScheduledJobRegistry(queue=queue).get_job_ids() == [entries[0].url_id]
+
+    settle(job_settings, redis_conn)
+    state = store.get_url_state(entries[0].url_id)
+    assert (state.state, state.reason, state.attempts, state.next_try) == ("failed", "http-502", 3, None)
+    assert http_server.hits["/down"] == 3
+
+
+def test_429_pauses_the_host_until_retry_after_then_fails_when_it_persists(job_settings, redis_conn, http_server):
+    seen: list[tuple[str, float]] = []
+
+    def limited_once(handler):
+        seen.append((handler.path, time.monotonic()))
+        if len(seen) == 1:
+            _send(handler, 429, b"slow down", "text/plain", {"Retry-After": "3"})
+        else:
+            _send(handler, 200, article_page(f"Story {handler.path}").encode())
+
+    def always_limited(handler):
+        _send(handler, 429, b"slow down", "text/plain", {"Retry-After": "1"})
+
+    urls = [http_server.add("/limited", handler=limited_once), http_server.add("/other", handler=limited_once),
+            # Another host name for the same server: its pauses are its own.
+            http_server.add("/always", handler=always_limited).replace("127.0.0.1", "localhost")]
+    store = open_store(job_settings.store_url)
+    entries = enqueue(job_settings, store, redis_conn, urls)
+    settle(job_settings, redis_conn, timeout=30)
+
+    assert states_of(store, entries) == {"limited": ("stored", None), "other": ("stored", None),
+                                         "always": ("failed", "http-429")}
+    first_path, paused_at = seen[0]
+    assert first_path == "/limited" and sorted(path for path, _ in seen[1:]) == ["/limited", "/other"]
+    # Neither the retry (due after 1 s) nor the other URL of the host went before Retry-After ran out.
+    assert all(at - paused_at >= 2.9 for _, at in seen[1:])
+    assert http_server.hits["/always"] == 3
+
+
+def test_private_address_is_refused_with_the_guard_on(job_settings, redis_conn, http_server):
+    settings = job_settings.model_copy(update={"allow_private_hosts": False})
+    store = open_store(settings.store_url)
+    entries = enqueue(settings, store, redis_conn, [http_server.add("/internal", article_page("Internal"))])
+    settle(settings, redis_conn)
+
+    assert states_of(store, entries) == {"internal": ("failed", "private-address")}
+    assert http_server.hits.get("/internal", 0) == 0
