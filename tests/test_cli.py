@@ -79,7 +79,9 @@ def test_status_and_failures_report_every_url_state(env, feed_url):
     wiredesk(env, "run", "--once", "--processes", "1")
     status = json.loads(wiredesk(env, "status", "--json").stdout)
     assert status["urls"] == {"stored": 3, "failed": 1}
-    assert status["queue_depth"] == 0
+    assert status["queue_depth"] == 0 and status["oldest_queued_seconds"] is None
+    assert status["failed_last_hour"] == {"http-404": 1}
+    assert status["documents"] == 3 and status["duplicate_rate"] == 0.0
     failures = [json.loads(line) for line in wiredesk(env, "failures", "--json").stdout.splitlines()]
     assert [(f["state"], f["reason"]) for f in failures] == [("failed", "http-404")]
     assert wiredesk(env, "failures", "--reason", "timeout", "--json").stdout == ""

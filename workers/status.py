@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
 from redis import Redis
 from rq import Queue, Worker
+from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from config import Settings
@@ -20,9 +24,30 @@ def collect_status(settings: Settings, store: Store, redis: Redis | None) -> dic
         queue = Queue(settings.queue_name, connection=redis)
         report = {
             "queue_depth": queue.count,
+            "oldest_queued_seconds": _oldest_queued_age(queue),
             "jobs_running": StartedJobRegistry(queue=queue).count,
             "jobs_scheduled": ScheduledJobRegistry(queue=queue).count,
             "jobs_failed": FailedJobRegistry(queue=queue).count,
             "workers": sorted(f"{w.hostname}/{w.pid}" for w in Worker.all(queue=queue)),
         }
-    return {**report, "urls": store.count_url_states(), **store.stats()}
+    stats = store.stats()
+    hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    failed_last_hour = Counter(f.reason for f in store.list_failures(since=hour_ago, include_retrying=False))
+    documents = stats.get("documents", 0)
+    return {
+        **report,
+        "urls": store.count_url_states(),
+        "failed_last_hour": dict(failed_last_hour.most_common()),
+        "duplicate_rate": round(stats.get("duplicates", 0) / documents, 4) if documents else 0.0,
+        **stats,
+    }
+
+
+def _oldest_queued_age(queue: Queue) -> float | None:
+    """Seconds the job at the head of the queue has waited, None when the queue is empty."""
+    job_ids = queue.get_job_ids(0, 1)
+    job = Job.fetch_many(job_ids, connection=queue.connection)[0] if job_ids else None
+    if job is None or job.enqueued_at is None:
+        return None
+    enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or timezone.utc)
+    return round((datetime.now(timezone.utc) - enqueued).total_seconds(), 1)
