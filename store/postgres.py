@@ -40,7 +40,10 @@ class PostgresStore(SQLStore):
 
     def _connect(self):
         try:
-            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT)
+            # prepare_threshold=None: no server-side prepared statements, so each search is planned with its
+            # own words (a generic plan cannot tell a rare word, best found by GIN, from a common one)
+            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT,
+                                   prepare_threshold=None)
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         conn.execute("SET TIME ZONE 'UTC'")
