@@ -93,13 +93,14 @@ class PostgresStore(SQLStore):
     def text_filter(self, alias: str, tq) -> tuple[str, list]:
         return f"{alias}.tsv @@ to_tsquery('simple'::regconfig, wd_unaccent(?))", [tq.tsquery]
 
-    def match_window(self, tq, conds: str) -> tuple[str, list]:
-        # The window picks seqs only (the GIN index for rare words, the seq index for frequent ones); texts
-        # are ranked once, for the window's rows. float8: float4 text would not round-trip through a cursor.
+    def match_window(self, tq, conds: str) -> tuple[str, str, list]:
+        # The planner picks GIN for rare words and a backward walk of the seq index for common ones; rank is
+        # computed for the rows returned only. float8: float4 text would not round-trip through a cursor.
         query = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
-        return (f"SELECT d.seq, d.id, d.story_id, CASE WHEN {conds} THEN ts_rank_cd(d.tsv, {query})::float8 END AS rank"
-                f" FROM (SELECT seq FROM documents WHERE tsv @@ {query} AND seq < ? ORDER BY seq DESC LIMIT ?) w"
-                " JOIN documents d ON d.seq = w.seq ORDER BY d.seq DESC", [tq.tsquery, tq.tsquery])
+        select = f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {query})::float8 AS rank FROM documents d"
+        window = f"{select} WHERE d.tsv @@ {query} AND d.seq < ? AND {conds} ORDER BY d.seq DESC LIMIT ?"
+        probe = f"{select} WHERE d.tsv @@ {query} AND {conds}"
+        return window, probe, [tq.tsquery, tq.tsquery]
 
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
         return f"{column} @> ?", [Jsonb(list(values))]

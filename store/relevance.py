@@ -1,11 +1,13 @@
 """Relevance order over windows of the newest matches, so ranking costs the same for rare and common words.
 
-What relevance means (news search): the WINDOW most recently stored documents matching the text are ranked
-by BM25 (SQLite) or ts_rank_cd (PostgreSQL), best first; then the WINDOW matches stored before those,
-ranked the same way, and so on until every match has been listed once. A query with at most WINDOW
-matches is therefore ranked exactly as a full ranking would; a word found in a third of a million-document
-store ranks its newest WINDOW matches instead of sorting all of them. Windows count text matches only;
-the other filters (language, source, dates...) apply within each window.
+What relevance means (news search): of the documents matching the query (text and filters), the WINDOW
+most recently stored are ranked by BM25 (SQLite) or ts_rank_cd (PostgreSQL), best first; then the WINDOW
+matches stored before those, ranked the same way, and so on until every match has been listed once.
+A query with at most WINDOW matches is ranked exactly as a full ranking would; a word found in a third
+of a million-document store ranks its newest WINDOW matches instead of sorting all of them.
+Where the filters leave fewer than SELECTIVE documents, those are fetched by the filters' indexes and
+probed against the text index (the same windows, cut from that list): a common word within a small
+source does not walk every match of the word.
 
 One per story: each story shows its best-ranked match of the newest window it has a match in.
 Cursors carry (ceiling, window top, rank, id): documents stored after the first page (seq >= ceiling)
@@ -22,23 +24,23 @@ from store.records import Query
 LOGGER = logging.getLogger(__name__)
 
 WINDOW = 1000
+SELECTIVE = 5000  # filters leaving fewer documents than this are probed instead of walked
 NO_BOUND = 2**62  # above any seq
 BATCH = 500  # story ids per IN list
 
 
 def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) -> list[tuple]:
     """Up to `limit` hits after `position` (ceiling, top, rank, id), as (id, rank, ceiling, top), best first."""
-    conds, cond_params = filters(store, query, "d", None)
-    sql, text_params = store.match_window(tq, where(conds))
+    window = _windows(store, query, tq)
     ceiling, top, after = (position[0], position[1], position[2:]) if position else (None, None, None)
     picked: list[tuple] = []
     while len(picked) < limit:
-        rows = store._rows(sql, cond_params + text_params + [NO_BOUND if top is None else top, WINDOW])
+        rows = window(NO_BOUND if top is None else top)
         if not rows:
             break
         if top is None:
             top = ceiling = rows[0]["seq"] + 1
-        ranked = [row for row in rows if row["rank"] is not None]
+        ranked = list(rows)  # rows stay in seq order for the next bound
         if not query.all_copies:
             ranked = _best_per_story(ranked)
             if top < ceiling:
@@ -53,6 +55,20 @@ def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) 
             break
         top = rows[-1]["seq"]
     return picked
+
+
+def _windows(store, query: Query, tq):
+    """A function of a seq bound returning the WINDOW newest matches below it, newest first."""
+    conds, cond_params = filters(store, query, "d", None)
+    window_sql, probe_sql, text_params = store.match_window(tq, where(conds))
+    if conds:
+        passing = store._one(f"SELECT count(*) AS n FROM (SELECT 1 FROM documents d WHERE {where(conds)} LIMIT ?) f",
+                             cond_params + [SELECTIVE])["n"]
+        if passing < SELECTIVE:
+            matches = sorted((row for row in store._rows(probe_sql, text_params + cond_params) if row["rank"] is not None),
+                             key=lambda row: -row["seq"])
+            return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
+    return lambda bound: store._rows(window_sql, text_params + [bound] + cond_params + [WINDOW])
 
 
 def _best_per_story(rows: list) -> list:

@@ -87,10 +87,11 @@ class SQLStore(Store):
         """A WHERE condition: the JSON list in `column` holds every one of `values`."""
 
     @abstractmethod
-    def match_window(self, tq, conds: str) -> tuple[str, list]:
-        """(SQL, text params) listing the newest matches of `tq` below a seq bound, newest first: seq, id,
-        story_id, and rank (higher is better) where `conds` hold, else NULL. The statement's parameters are
-        `conds`' own, then the text params, then the seq bound and the row limit."""
+    def match_window(self, tq, conds: str) -> tuple[str, str, list]:
+        """(window SQL, probe SQL, text params) for documents matching `tq` and `conds`, as rows of seq, id,
+        story_id and rank (higher is better). The window lists the newest below a seq bound, newest first
+        (parameters: text params, bound, `conds`' params, row limit); the probe lists every document
+        passing `conds` with a NULL rank where the text does not match (parameters: text params, `conds`')."""
 
     def _index_due(self, conn) -> None:
         """Inside a publish transaction: index queued documents if the backend defers it and they are due."""

@@ -108,13 +108,18 @@ class SQLiteStore(SQLStore):
         column = f"{alias}.seq" if alias == "d" else f"+{alias}.seq"
         return f"{column} IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)", [tq.fts]
 
-    def match_window(self, tq, conds: str) -> tuple[str, list]:
+    def match_window(self, tq, conds: str) -> tuple[str, str, list]:
         # FTS5 walks its doclists in rowid (seq) order and stops at the LIMIT: no full match list is built.
         # bm25 is lower-is-better; negate it so both backends rank higher-is-better. Title counts double.
-        return (f"SELECT d.seq, d.id, d.story_id, CASE WHEN {conds} THEN -bm25(documents_fts, 2.0, 1.0) END AS rank"
-                " FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid"
-                " WHERE documents_fts MATCH ? AND documents_fts.rowid < ? ORDER BY documents_fts.rowid DESC LIMIT ?",
-                [tq.fts])
+        rank = "-bm25(documents_fts, 2.0, 1.0)"
+        window = (f"SELECT d.seq, d.id, d.story_id, {rank} AS rank"
+                  " FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid"
+                  f" WHERE documents_fts MATCH ? AND documents_fts.rowid < ? AND {conds}"
+                  " ORDER BY documents_fts.rowid DESC LIMIT ?")
+        # Few filtered documents: probe the index once for each (NULL rank: no match).
+        probe = (f"SELECT d.seq, d.id, d.story_id, (SELECT {rank} FROM documents_fts"
+                 f" WHERE documents_fts MATCH ? AND documents_fts.rowid = d.seq) AS rank FROM documents d WHERE {conds}")
+        return window, probe, [tq.fts]
 
     def flush(self) -> None:
         if self._one("SELECT 1 FROM fts_pending LIMIT 1") is not None:

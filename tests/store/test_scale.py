@@ -113,3 +113,14 @@ def test_document_published_by_another_process_is_found_at_once(store_url):
     assert child.exitcode == 0
     assert ids(reader.search(Query(text="lighthouse"))) == ["child"]
     reader.close()
+
+
+@pytest.mark.parametrize("selective", [0, 100])  # 0: walk the text index; 100: probe the few filtered documents
+def test_filtered_relevance_is_the_same_walked_or_probed(store, monkeypatch, selective):
+    monkeypatch.setattr(relevance, "WINDOW", 2)
+    monkeypatch.setattr(relevance, "SELECTIVE", selective)
+    for i in range(8):
+        store.publish(make_doc(f"d{i}", "storm " * (i % 3 + 1) + "calm " * (3 - i % 3),
+                               source="a.com" if i % 2 else "b.com"), f"u{i}")
+    assert every_page(store, Query(text="storm", source="a.com", limit=1)) == ["d5", "d7", "d1", "d3"]
+    assert every_page(store, Query(text="storm", source="c.com")) == []
