@@ -1,15 +1,16 @@
 """Cross-lingual story matching: a multilingual sentence embedding, confirmed by anchors that survive translation.
 
 A document joins an earlier story in another language when (1) the cosine of their USE-multilingual embeddings
-(boilerplate stripped) reaches MIN_COSINE and (2) they share at least MIN_SHARED anchors: numbers, and names
-reduced to a transliteration-insensitive consonant skeleton. Anchors also pick the candidates, so a probe reads
-only documents that could pass (2).
+(short lines stripped: navigation, cookie and byline lines) reaches MIN_COSINE and (2) their anchors agree:
+numbers, and names reduced to a transliteration-insensitive consonant skeleton (`anchors_agree`). Anchors also
+pick the candidates, so a probe reads only documents that could pass (2). Every document that reaches `match`
+is indexed, translations too (under their story's id), so a third language can join through either version.
 
 Redis keys (TTL = the dedup window, refreshed on write), all under one hash tag so the Lua scripts run on
-Redis Cluster (the whole index lives on one shard; it is small: ~1 KB per original document):
+Redis Cluster (the whole index then lives on one shard; it is small: ~1.6 KB per document):
   {P:xl}:seq          insertion counter; each indexed document gets the next value
   {P:xl}:a:<anchor>   ZSET doc_id -> seq: the documents carrying an anchor (trimmed to KEEP_PER_ANCHOR)
-  {P:xl}:d:<doc_id>   HASH v (int8 embedding), l (language), s (story id)
+  {P:xl}:d:<doc_id>   HASH v (int8 embedding), l (language), s (story id), n (number of anchors)
   {P:xl}:r:<doc_id>   the decision already taken for doc_id ("" = original), for idempotent retries
 """
 
@@ -174,7 +175,7 @@ class CrossLingualIndex:
         return f"{self.prefix}:{kind}:{name}" if name else f"{self.prefix}:{kind}"
 
     def match(self, doc_id: str, text: str, language: str, title: str | None = None) -> Match | None:
-        """The earlier story in another language that `text` tells, or None after indexing it as an original.
+        """The earlier story in another language that `text` tells, or None; either way the document is indexed.
 
         Args:
             doc_id: the document id (a retry with the same id returns the first decision).
@@ -248,6 +249,7 @@ class CrossLingualIndex:
             return None
         doc, row = kept[top]
         return Match(story_id=row[2].decode(), duplicate_of=doc, score=round(float(scores[top]), 4))
+
 
 def _encode_decision(match: Match | None) -> str:
     """The stored form of a decision: "" for an original, else "story duplicate_of score"."""
