@@ -10,9 +10,19 @@ from html import escape
 from pathlib import Path
 
 
-def seed_page(seed_dir: Path, lang: str = "fr") -> tuple[str, bytes]:
+def seed_page(seed_dir: Path) -> tuple[str, bytes]:
     """The French seed article as a news page with navigation, a newsletter box and a footer; (title, html)."""
-    paragraphs = (seed_dir / "article-fr.txt").read_text(encoding="utf-8").strip().split("\n\n")
+    return article_page(seed_dir / "article-fr.txt", "fr")
+
+
+def english_seed_page() -> tuple[str, bytes]:
+    """An English wire-style rendering of the seed story (the French one translates it), as a news page."""
+    return article_page(Path(__file__).parent / "workers" / "data" / "article-en.txt", "en")
+
+
+def article_page(path: Path, lang: str) -> tuple[str, bytes]:
+    """A plain-text article (title, blank line, paragraphs) wrapped in a site's boilerplate; (title, html)."""
+    paragraphs = path.read_text(encoding="utf-8").strip().split("\n\n")
     title, body = paragraphs[0], paragraphs[1:]
     html = f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)} | Le Quotidien</title>

@@ -8,7 +8,7 @@ from rq import Queue, SimpleWorker
 from ingest.poller import poll_feeds
 from store.base import open_store
 from store.records import Feed, Query
-from tests.pages import aeb_pages, rss, seed_page
+from tests.pages import aeb_pages, english_seed_page, rss, seed_page
 from workers.runtime import init_runtime
 
 
@@ -83,3 +83,22 @@ def test_second_poll_of_unchanged_feed_enqueues_nothing(settings, redis_conn, pr
     again = poll_feeds(settings, store, redis_conn, all_feeds=True)
     assert again.enqueued == 0
     assert Queue(settings.queue_name, connection=redis_conn).count == 0
+
+
+def test_english_wire_report_and_its_french_rendering_become_one_story(settings, redis_conn, http_server, seed_dir):
+    settings = settings.model_copy(update={"crosslingual": True})
+    english_title, english = english_seed_page()
+    french_title, french = seed_page(seed_dir)
+    items = [{"title": english_title, "link": http_server.add("/world/kharkiv", english)},
+             {"title": french_title, "link": http_server.add("/monde/kharkiv", french).replace("127.0.0.1", "localhost")}]
+    feed_url = http_server.add("/rss.xml", rss("Wire", items), headers={"Content-Type": "application/rss+xml"})
+    store = open_store(settings.store_url)
+    store.add_feeds([Feed(url=feed_url)])
+    poll_feeds(settings, store, redis_conn)
+    drain(settings, redis_conn)
+
+    hits = store.search(Query(text="Kharkiv")).hits
+    assert len(hits) == 1
+    story = store.get_story(hits[0].document.story_id)
+    assert [(c.language, c.relation) for c in story.copies] == [("en", "original"), ("fr", "translation")]
+    assert story.copies[1].similarity >= 0.6

