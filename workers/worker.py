@@ -72,9 +72,9 @@ def preload(settings: Settings) -> None:
     extract_article(page, FeedEntry(url=url, canonical_url=url, url_id="warm-up", feed_url=url))
 
     if settings.crosslingual:
-        from workers.crosslingual import load_encoder
+        from workers.crosslingual import embed
 
-        load_encoder()
+        embed(_WARM_UP_PAGE)  # the encoder loads its weights lazily, on the first text it encodes
 
 
 def _exit_now(_signum, _frame) -> None:
@@ -92,8 +92,10 @@ def work(settings: Settings, burst: bool) -> None:
         worker = None
         try:
             connection = Redis.from_url(settings.redis_url)
+            interval = reconcile_interval(settings)
+            # rq runs maintenance only between dequeues; an idle worker blocks in BLMOVE for worker_ttl - 15 s.
             worker = WiredeskWorker([Queue(settings.queue_name, connection=connection)], connection=connection,
-                                    maintenance_interval=reconcile_interval(settings))
+                                    maintenance_interval=interval, worker_ttl=interval + 15)
             worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
         except RedisError as exc:
             LOGGER.warning("worker cannot reach Redis: %s", exc)
