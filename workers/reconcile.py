@@ -125,12 +125,12 @@ def live_jobs(settings: Settings, redis: Redis, states: list[UrlState]) -> list[
 
 
 def worker_alive(redis: Redis, name: str) -> bool:
-    """Whether rq worker `name` still lives: its key exists (its heartbeat keeps it) and, on this host, its pid runs.
+    """Whether rq worker `name` lives: its key exists (its heartbeat keeps it) without a death date, and its pid runs.
 
     The pid test catches a SIGKILLed worker at once instead of after its heartbeat TTL (about 90 s).
     """
-    hostname, pid = redis.hmget(Worker.redis_worker_namespace_prefix + name, "hostname", "pid")
-    if hostname is None:
+    hostname, pid, death = redis.hmget(Worker.redis_worker_namespace_prefix + name, "hostname", "pid", "death")
+    if hostname is None or death is not None:
         return False
     if pid is None or hostname.decode() != socket.gethostname():
         return True

@@ -81,6 +81,21 @@ def _exit_now(_signum, _frame) -> None:
     raise SystemExit(0)
 
 
+def _bury(worker: Worker) -> bool:
+    """Mark a worker that quit on a Redis failure dead and free its scheduler lock; False while Redis is away.
+
+    Otherwise its key (restored from the AOF, same pid as its successor) would look alive and keep reconcile
+    off its jobs, and its lock would hold every retry back until the lock expires.
+    """
+    try:
+        worker.register_death()
+        if worker.scheduler is not None:
+            worker.scheduler.release_locks()
+    except RedisError:
+        return False
+    return True
+
+
 def work(settings: Settings, burst: bool) -> None:
     """One rq worker with its scheduler (retries and deferred jobs need it), started again after losing Redis.
 
@@ -88,7 +103,9 @@ def work(settings: Settings, burst: bool) -> None:
     asked to stop or runs in burst mode, a new one starts after RESTART_DELAY.
     """
     init_runtime(settings)
+    unburied: list[Worker] = []
     while True:
+        unburied = [old for old in unburied if not _bury(old)]
         worker = None
         try:
             connection = Redis.from_url(settings.redis_url)
@@ -101,6 +118,8 @@ def work(settings: Settings, burst: bool) -> None:
             LOGGER.warning("worker cannot reach Redis: %s", exc)
         if burst or (worker is not None and worker.asked_to_stop):
             return
+        if worker is not None:
+            unburied.append(worker)
         # rq's handlers belong to the worker that quit; until the next one starts, a signal just ends us.
         signal.signal(signal.SIGTERM, _exit_now)
         signal.signal(signal.SIGINT, _exit_now)

@@ -6,18 +6,26 @@ Also 429 pausing the host until Retry-After, transient failures waiting as `retr
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import time
 from datetime import timedelta
 
 import pytest
+import redis
 from rq import Queue, Worker
 from rq.registry import ScheduledJobRegistry
 
+from ingest.poller import poll_feeds
 from store.base import open_store
+from store.records import Feed
 from tests.conftest import wait_for
 from tests.workers.test_jobs import (FINAL, article_page, documents, enqueue, job_settings, running_worker,  # noqa: F401
                                      settle, states_of, warm_horses)
+from tests.pages import rss
 from workers.runtime import init_runtime
+from workers.worker import start_workers, stop_workers
 
 TEXT = "“Quotes” and naïve café — €5, straße"
 
@@ -181,3 +189,76 @@ def test_private_address_is_refused_with_the_guard_on(job_settings, redis_conn, 
 
     assert states_of(store, entries) == {"internal": ("failed", "private-address")}
     assert http_server.hits.get("/internal", 0) == 0
+
+
+class OwnRedis:
+    """A private redis-server in `directory` (AOF on or no persistence at all) that a test may restart."""
+
+    def __init__(self, directory, persistent: bool):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
+        self.args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),
+                     "--save", "", *persistence]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.args, stdout=subprocess.DEVNULL)
+        assert wait_for(lambda: _answers(self.url), timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()  # SHUTDOWN: with AOF on, what was written is on disk
+        self.process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def own_redis(request, tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server not installed")
+    server = OwnRedis(tmp_path, persistent=request.param)
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.mark.parametrize("own_redis", [True, False], ids=["aof", "no-persistence"], indirect=True)
+def test_redis_restarted_mid_run_every_url_still_ends_in_one_state(job_settings, own_redis, http_server):
+    settings = job_settings.model_copy(update={"redis_url": own_redis.url, "url_deadline": 2, "host_concurrency": 4})
+    conn = redis.Redis.from_url(own_redis.url)
+    store = open_store(settings.store_url)
+
+    def page(handler):
+        time.sleep(0.2)
+        _send(handler, 200, article_page(f"Story {handler.path}").encode())
+
+    urls = [http_server.add(f"/r/{n}", handler=page) for n in range(16)]
+    feed_items = [{"title": f"F{n}", "link": http_server.add(f"/r/feed-{n}", handler=page)} for n in range(4)]
+    store.add_feeds([Feed(url=http_server.add("/r/feed.xml", rss("After restart", feed_items)))])
+    children = start_workers(settings, burst=False, processes=2)
+    try:
+        enqueue(settings, store, conn, urls)
+        assert wait_for(lambda: store.count_url_states().get("stored", 0) >= 3, timeout=15)
+        own_redis.stop()
+        time.sleep(1.5)  # Redis is away while jobs run
+        own_redis.start()
+        summary = poll_feeds(settings, store, conn)  # the poller's client reconnects on its own
+        assert summary.enqueued == 4
+        finished = wait_for(lambda: sum(store.count_url_states().get(s, 0) for s in FINAL) == 20, timeout=40)
+        assert finished, store.count_url_states()
+        assert all(child.is_alive() for child in children)
+    finally:
+        stop_workers(children)
+
+    states = store.count_url_states()
+    assert set(states) == {"stored"} and states["stored"] == 20
+    assert len(documents(store)) == 20
