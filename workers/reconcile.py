@@ -21,14 +21,14 @@ from redis.exceptions import LockError
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimitRegistry
-from rq.registry import ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from config import Settings
 from ingest.queue import enqueue_entries, rate_limit_for
 from ingest.records import FeedEntry
 from ingest.urls import canonicalize_url
 from store.base import Store
-from store.records import FAILED, QUEUED, UrlState
+from store.records import FAILED, FINAL_STATES, QUEUED, UrlState
 
 LOGGER = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def reconcile(settings: Settings, store: Store, redis: Redis, now: datetime | No
         return 0
     try:
         now = now or datetime.now(timezone.utc)
+        _free_finished_slots(settings, store, redis)
         stale = store.stale_urls(now - timedelta(seconds=settings.url_deadline), limit=SCAN_LIMIT)
         return sum(_reconcile_batch(settings, store, redis, stale[start:start + BATCH])
                    for start in range(0, len(stale), BATCH))
@@ -89,6 +90,25 @@ def _reconcile_batch(settings: Settings, store: Store, redis: Redis, stale: list
                        settings.url_deadline)
     enqueue_entries(redis, settings, entries)
     return len(entries)
+
+
+def _free_finished_slots(settings: Settings, store: Store, redis: Redis) -> None:
+    """Discard jobs rq still thinks started by a dead worker although the store has their final state.
+
+    Redis lost while such a job finished leaves it "started" and holding its host's rate-limit slot until rq's
+    own cleanup, after its heartbeat TTL; a host whose slots all leak that way would wait that long.
+    """
+    registry = StartedJobRegistry(queue=Queue(settings.queue_name, connection=redis))
+    job_ids = sorted({job_id for job_id, _ in registry.get_job_and_execution_ids(cleanup=False)})
+    for job in Job.fetch_many(job_ids, connection=redis):
+        if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+            continue
+        state = store.get_url_state(job.id)
+        if state is not None and state.state in FINAL_STATES and not (job.worker_name and
+                                                                      worker_alive(redis, job.worker_name)):
+            LOGGER.info("url=%s job left started by a dead worker after its %s state: discarded", state.url,
+                        state.state)
+            _discard(redis, job)
 
 
 def live_jobs(settings: Settings, redis: Redis, states: list[UrlState]) -> list[bool]:
