@@ -1,11 +1,15 @@
 """Dedup speed: decisions per second and p99 latency with 10k / 100k / 1M documents already indexed,
-Redis bytes per indexed document, and datasketch's Redis-backed MinHashLSH on the same documents.
+Redis bytes per indexed document, and datasketch's Redis-backed MinHashLSH on the same texts in the same run.
 
 For each size the index is rebuilt from empty with pipelined inserts of synthetic originals spread over the
-window's day buckets (the same script as real decisions, shards sized for that volume as a steady state would
-size them); then real corpus texts are decided one at a time, signature included.
+window (the same script as real decisions, shards sized for that volume as a steady state would size them);
+then real corpus texts are decided one at a time by `DedupIndex.decide()`, normalisation and signature
+included. The pure-Python floor (normalise + shingles + rensa sketch + band keys, no Redis) is timed on the
+same texts. datasketch gets its recommended Redis setup (MinHashLSH(threshold=0.8, num_perm=128,
+storage_config={'type': 'redis', ...})), the same texts, and per text: MinHash of the text's word 3-grams,
+query, insert when nothing matched (the same decision ours makes); its sketch and Redis times are split too.
 
-    .venv/bin/python bench/dedup_speed.py [--sizes 10000,100000,1000000] [--datasketch 10000]
+    .venv/bin/python -m bench.dedup_speed [--sizes 10000,100000,1000000] [--datasketch 10000] [--queries 1000]
 """
 
 from __future__ import annotations
@@ -22,38 +26,50 @@ from datasketch import MinHash, MinHashLSH
 
 from bench.devset import build_devset
 from config import load_settings
-from workers.dedup import DAY, MIN_CONTAINMENT, MIN_SHARED_SHINGLES, DedupIndex
+from workers.dedup import DedupIndex
 from workers.normalize import normalize_for_comparison
-from workers.signature import BAND_COUNT, LEAD_PERM, LEAD_SHINGLES, NUM_PERM, Signature, shingles
+from workers.signature import BAND_COUNT, BAND_KEY_SIZE, LEAD_PERM, NUM_PERM, Signature, compute_signature, shingles
 
 LOGGER = logging.getLogger(__name__)
 BATCH = 2_000
 
 
 def fill(index: DedupIndex, conn: redis.Redis, count: int, start: int) -> None:
-    """Insert `count` synthetic originals into the window's buckets (today and the 7 days before)."""
-    today = int(index.clock() // DAY)
-    days = list(range(today - index.window // DAY, today + 1))
-    per_day = count // len(days) + 1
+    """Insert `count` synthetic originals at times spread evenly over the last window.
+
+    Every bucket's shards are sized for `count` originals, as a steady state (the previous bucket held a
+    window's worth) sizes them.
+    """
+    now = index.clock()
+    buckets = [int((now - index.window * n / count) // index.span) for n in range(count)]
+    index.load_script()
     pipe = conn.pipeline(transaction=False)
-    for n in range(count):
-        day = days[n % len(days)]
-        raw = os.urandom(8 * BAND_COUNT + NUM_PERM + LEAD_PERM + 6)
+    for n, bucket in enumerate(buckets):
+        raw = os.urandom(BAND_KEY_SIZE * BAND_COUNT + NUM_PERM + LEAD_PERM + 6)
         sig = Signature(raw[:6], 250, raw[6 : 6 + NUM_PERM], raw[6 + NUM_PERM : 6 + NUM_PERM + LEAD_PERM],
-                        tuple(raw[-8 * BAND_COUNT :][i : i + 8] for i in range(0, 8 * BAND_COUNT, 8)))
-        key = (start + n).to_bytes(10, "big")
-        expire_at = (day + 1) * DAY + index.window
-        index.script(keys=[index.bucket_tag(day)], client=pipe, args=[
-            "decide", key, expire_at, per_day, b"".join(sig.bands), sig.record(key), MIN_CONTAINMENT,
-            MIN_SHARED_SHINGLES, NUM_PERM, LEAD_PERM, LEAD_SHINGLES, b""])
+                        raw[-BAND_KEY_SIZE * BAND_COUNT :])
+        record = sig.record((start + n).to_bytes(10, "big"))
+        pipe.execute_command(*index.decide_command(bucket, sig, record, hint=count, probe_previous=False))
         if n % BATCH == BATCH - 1:
             pipe.execute()
     pipe.execute()
 
 
 def index_bytes(conn: redis.Redis) -> int:
-    """Bytes of all keys in the database by MEMORY USAGE."""
-    return sum(conn.memory_usage(key, samples=0) or 0 for key in conn.scan_iter(count=5_000))
+    """Bytes of all keys in the database by MEMORY USAGE (key, value and dict entry of each key)."""
+    total, pipe, pending = 0, conn.pipeline(transaction=False), 0
+    for key in conn.scan_iter(count=5_000):
+        pipe.memory_usage(key, samples=0)
+        pending += 1
+        if pending == BATCH:
+            total += sum(size or 0 for size in pipe.execute())
+            pending = 0
+    return total + sum(size or 0 for size in pipe.execute())
+
+
+def used_memory(conn: redis.Redis) -> int:
+    """The server's used_memory (all databases: others' activity adds noise)."""
+    return conn.info("memory")["used_memory"]
 
 
 def time_decisions(index: DedupIndex, texts: list[str], start: int) -> list[float]:
@@ -66,8 +82,16 @@ def time_decisions(index: DedupIndex, texts: list[str], start: int) -> list[floa
     return latencies
 
 
-def datasketch_redis(url: str, texts: list[str], indexed: int) -> tuple[float, float]:
-    """Query-then-insert rate and p99 of datasketch's Redis MinHashLSH with `indexed` documents already in."""
+def time_floor(texts: list[str]) -> float:
+    """Mean seconds of the pure-Python part of a decision: normalise and compute the signature."""
+    started = time.perf_counter()
+    for text in texts:
+        compute_signature(normalize_for_comparison(text))
+    return (time.perf_counter() - started) / len(texts)
+
+
+def datasketch_redis(url: str, texts: list[str], indexed: int) -> dict[str, float]:
+    """Rate, p99, sketch and Redis time of datasketch's Redis MinHashLSH with `indexed` documents already in."""
     conn = redis.Redis.from_url(url)
     conn.flushdb()
     kwargs = conn.connection_pool.connection_kwargs
@@ -79,16 +103,21 @@ def datasketch_redis(url: str, texts: list[str], indexed: int) -> tuple[float, f
             sketch = MinHash(num_perm=128)
             sketch.update_batch([os.urandom(8) for _ in range(20)])
             session.insert(f"fill{n}", sketch)
-    latencies = []
+    latencies, sketching, inserted = [], 0.0, 0
     for n, text in enumerate(texts):
         started = time.perf_counter()
         sketch = MinHash(num_perm=128)
         sketch.update_batch([g.encode() for g in shingles(normalize_for_comparison(text).split()) or [""]])
+        sketched = time.perf_counter()
         if not lsh.query(sketch):
             lsh.insert(f"doc{n}", sketch)
+            inserted += 1
         latencies.append(time.perf_counter() - started)
+        sketching += sketched - started
     conn.flushdb()
-    return len(latencies) / sum(latencies), _p99(latencies)
+    total = sum(latencies)
+    return {"rate": len(latencies) / total, "p99": _p99(latencies), "sketch_ms": sketching / len(texts) * 1e3,
+            "redis_ms": (total - sketching) / len(texts) * 1e3, "inserted": inserted}
 
 
 def _p99(values: list[float]) -> float:
@@ -108,24 +137,33 @@ def main() -> None:
     conn = redis.Redis.from_url(args.redis_url)
     conn.flushdb()
     index = DedupIndex(conn, settings)
-    print(f"{len(texts)} real texts decided per size (mean {words:.0f} words), new ids; signature included")
-    print(f"{'indexed':>10}{'fill s':>8}{'decisions/s':>13}{'mean ms':>9}{'p99 ms':>8}{'bytes/doc':>11}")
+    print(f"load average {os.getloadavg()[0]:.2f}; {len(texts)} real texts decided per size (mean {words:.0f} "
+          "words), new ids; signature included")
+    print(f"{'indexed':>10}{'fill s':>8}{'decisions/s':>13}{'mean ms':>9}{'p99 ms':>8}{'floor ms':>10}"
+          f"{'bytes/doc':>11}{'used/doc':>10}")
     rates = {}
     for size in [int(s) for s in args.sizes.split(",")]:
         conn.flushdb()
+        before = used_memory(conn)
         started = time.perf_counter()
         fill(index, conn, size, start=10**12)
         fill_seconds = time.perf_counter() - started
+        used = (used_memory(conn) - before) / size
         per_doc = index_bytes(conn) / size
         latencies = time_decisions(index, texts, start=10**13 + size)
+        floor = time_floor(texts)
         rates[size] = len(latencies) / sum(latencies)
         print(f"{size:>10}{fill_seconds:>8.0f}{rates[size]:>13.0f}{1e3 / rates[size]:>9.3f}"
-              f"{_p99(latencies) * 1e3:>8.3f}{per_doc:>11.0f}")
+              f"{_p99(latencies) * 1e3:>8.3f}{floor * 1e3:>10.3f}{per_doc:>11.0f}{used:>10.0f}")
     conn.flushdb()
-    ds_rate, ds_p99 = datasketch_redis(args.redis_url, texts, args.datasketch)
-    smallest = min(rates)
-    print(f"datasketch MinHashLSH (Redis storage) with {args.datasketch} indexed: {ds_rate:.0f} decisions/s, "
-          f"p99 {ds_p99 * 1e3:.2f} ms; wiredesk at {smallest} indexed is {rates[smallest] / ds_rate:.1f}x faster")
+    ds = datasketch_redis(args.redis_url, texts, args.datasketch)
+    smallest, largest = min(rates), max(rates)
+    print(f"datasketch MinHashLSH (Redis storage) with {args.datasketch} indexed: {ds['rate']:.0f} decisions/s, "
+          f"p99 {ds['p99'] * 1e3:.2f} ms (sketch {ds['sketch_ms']:.3f} ms + Redis {ds['redis_ms']:.3f} ms per "
+          f"text; {ds['inserted']} inserted)")
+    print(f"wiredesk/datasketch throughput: {rates[smallest] / ds['rate']:.1f}x at {smallest} indexed; "
+          f"growth {smallest} -> {largest}: {rates[smallest] / rates[largest]:.2f}x; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

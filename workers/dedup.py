@@ -1,28 +1,40 @@
 """Story assignment: is a document the first copy of its story, an exact copy or a near copy of an earlier one.
 
-The index is shared by every worker through Redis and bounded by the dedup window. It is split into day
-buckets (see workers/dedup_script.py for the key layout); a decision
+The index is shared by every worker through Redis and bounded by the dedup window. It is split into time
+buckets one window long (see workers/dedup_script.py for the key layout), so a document's window reaches
+into the current bucket and the one before; a decision
 
-1. seals and probes every older bucket of the window in one pipeline (read-only apart from the seal), then
-2. runs one atomic script on the current bucket that probes it, verifies candidates, and either records the
-   document as a copy of the best verified match (old or new) or inserts it as a story's original.
+1. seals and probes the previous bucket (read-only otherwise), then
+2. probes the current bucket, verifies candidates, and either records the document as a copy of the best
+   verified match (old or new) or inserts it as a story's original,
+in one atomic script call (EVALSHA; the script is loaded once) whatever the index holds: a probe reads ~20
+small shards, it scans nothing. On Redis Cluster, where the two buckets' slots may sit on two nodes, step 1
+is a call of its own and its best match is handed to step 2.
 
 Race-freedom: two documents processed at the same moment meet in the current bucket's script, which Redis
 runs one at a time, so the second sees the first. A worker whose clock still names an older bucket after
 another worker moved on finds that bucket sealed and moves on too, and every insert into a bucket precedes
 its seal, so a document probing a sealed bucket sees everything it will ever hold.
+
+Buckets one window long mean a copy is matched to an original indexed up to one window earlier always, and up
+to two windows earlier when both fall either side of a bucket start; Redis holds between one and two windows
+of originals (keys expire a window after their bucket ends).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
 
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
+
 from store.records import EXACT, NEAR, ORIGINAL
-from workers.dedup_script import LUA
+from workers.dedup_script import lua_source
 from workers.normalize import normalize_for_comparison
-from workers.signature import LEAD_PERM, LEAD_SHINGLES, NUM_PERM, Signature, compute_signature
+from workers.signature import Signature, compute_signature
 
 LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +45,8 @@ MIN_CONTAINMENT = 0.5
 # ...and that shares at least ~14 running words, so short texts do not merge on a shared sentence fragment.
 MIN_SHARED_SHINGLES = 12
 MIN_WORDS = MIN_SHARED_SHINGLES + 2
+LUA = lua_source(MIN_CONTAINMENT, MIN_SHARED_SHINGLES)
+LUA_SHA = hashlib.sha1(LUA.encode()).hexdigest()
 _MAX_BUCKET_MOVES = 3
 _RELATIONS = {"o": ORIGINAL, "e": EXACT, "n": NEAR}
 
@@ -79,18 +93,42 @@ class DedupIndex:
         self.redis = redis
         self.prefix = settings.key_prefix
         self.window = settings.dedup_window_seconds
-        self.script = redis.register_script(LUA)
+        self.span = max(self.window, DAY)  # a bucket's length in seconds
         self.clock = time.time
+        # Redis Cluster may put two buckets on two nodes: there the previous bucket is probed by its own call.
+        self.one_call = not isinstance(redis, RedisCluster)
 
-    def bucket_tag(self, day: int) -> str:
-        """The hash tag of a day bucket: every key of the bucket starts with it (one Cluster slot per day)."""
-        return "{%s:dd:%s}" % (self.prefix, time.strftime("%Y%m%d", time.gmtime(day * DAY)))
+    def bucket_tag(self, bucket: int) -> str:
+        """The hash tag of a bucket: every key of the bucket starts with it (one Cluster slot per bucket)."""
+        return "{%s:dd:%s}" % (self.prefix, time.strftime("%Y%m%d", time.gmtime(bucket * self.span)))
 
-    def _args(self, mode, key, day, hint, sig: Signature, prior=b""):
-        """The script's arguments for one bucket."""
-        expire_at = (day + 1) * DAY + self.window
-        return [mode, key, expire_at, hint, b"".join(sig.bands), sig.record(key), MIN_CONTAINMENT,
-                MIN_SHARED_SHINGLES, NUM_PERM, LEAD_PERM, LEAD_SHINGLES, prior]
+    def _expire_at(self, bucket: int) -> int:
+        """When a bucket's keys expire: a window after its end, when no document can match its originals."""
+        return (bucket + 1) * self.span + self.window
+
+    def decide_command(self, bucket: int, sig: Signature, record: bytes, hint: int = 0, prior: bytes = b"",
+                       probe_previous: bool = True) -> tuple:
+        """The EVALSHA that decides in `bucket`, probing the previous bucket in the same call unless told not to."""
+        keys = [self.bucket_tag(bucket)] + ([self.bucket_tag(bucket - 1)] if probe_previous else [])
+        return ("EVALSHA", LUA_SHA, len(keys), *keys, b"decide", self._expire_at(bucket), hint, sig.bands, record,
+                prior, self._expire_at(bucket - 1))
+
+    def _probe_command(self, bucket: int, sig: Signature, record: bytes) -> tuple:
+        """The EVALSHA that seals and probes an older bucket by itself."""
+        return ("EVALSHA", LUA_SHA, 1, self.bucket_tag(bucket), b"probe", self._expire_at(bucket), 0, sig.bands,
+                record, b"", 0)
+
+    def load_script(self) -> None:
+        """Load the script into Redis (again after a restart or SCRIPT FLUSH)."""
+        self.redis.script_load(LUA)
+
+    def _run(self, command: tuple) -> list:
+        """Run one script command, loading the script first if Redis does not know it."""
+        try:
+            return self.redis.execute_command(*command)
+        except NoScriptError:
+            self.load_script()
+            return self.redis.execute_command(*command)
 
     def decide(self, doc_id: str, text: str, title: str | None = None) -> Decision:
         """Decide whether `text` starts a story or copies one indexed within the window; index it if new.
@@ -112,30 +150,21 @@ class DedupIndex:
         return self.decide_signature(doc_id, compute_signature(normalized))
 
     def decide_signature(self, doc_id: str, sig: Signature) -> Decision:
-        """`decide()` for a signature already computed (benchmarks fill the index this way)."""
-        key = doc_key(doc_id)
-        day = int(self.clock() // DAY)
-        oldest = day - (self.window + DAY - 1) // DAY
+        """`decide()` for a signature already computed."""
+        record = sig.record(doc_key(doc_id))
+        bucket = int(self.clock() // self.span)
         for _ in range(_MAX_BUCKET_MOVES):
-            prior, hint = b"", 0
-            older = list(range(oldest, day))
-            if older:
-                pipe = self.redis.pipeline(transaction=False)
-                for old in older:
-                    self.script(keys=[self.bucket_tag(old)], args=self._args("probe", key, old, 0, sig), client=pipe)
-                results = pipe.execute()
-                best = -1.0
-                for reply in results:
-                    if reply[0] == b"known":
-                        return _decision(doc_id, reply[1], reply[2], float(reply[3]))
-                    if reply[0] == b"match" and float(reply[3]) > best:
-                        best = float(reply[3])
-                        prior = reply[1] + reply[2] + bytes([round(best * 255)])
-                hint = int(results[-1][-1])
-            reply = self.script(keys=[self.bucket_tag(day)], args=self._args("decide", key, day, hint, sig, prior))
+            if self.one_call:
+                reply = self._run(self.decide_command(bucket, sig, record))
+            else:
+                old = self._run(self._probe_command(bucket - 1, sig, record))
+                if old[0] == b"known":
+                    return _decision(doc_id, old[1], old[2], float(old[3]))
+                prior = old[1] + old[2] + bytes([round(float(old[3]) * 255)]) if old[0] == b"match" else b""
+                reply = self._run(self.decide_command(bucket, sig, record, int(old[-1]), prior, probe_previous=False))
             if reply[0] == b"sealed":
-                LOGGER.info("dedup bucket %s is sealed; moving to the next day", self.bucket_tag(day))
-                day += 1
+                LOGGER.info("dedup bucket %s is sealed; moving to the next one", self.bucket_tag(bucket))
+                bucket += 1
                 continue
             if reply[0] == b"original":
                 return Decision(ORIGINAL, doc_id, None, None, None)

@@ -7,10 +7,11 @@ import multiprocessing
 import random
 import time
 
+import pytest
 import redis
 
 from store.records import EXACT, NEAR, ORIGINAL
-from workers.dedup import DAY, DedupIndex
+from workers.dedup import Decision, DedupIndex
 
 STORIES, WORKERS = 40, 8
 
@@ -27,8 +28,10 @@ def ids(n: int, base: int = 0) -> list[str]:
     return [f"{base + i:020x}" for i in range(n)]
 
 
-def test_first_copy_is_original_and_later_copies_point_to_it(redis_conn, settings):
+@pytest.mark.parametrize("one_call", [True, False], ids=["one-call", "cluster-two-calls"])
+def test_first_copy_is_original_and_later_copies_point_to_it(redis_conn, settings, one_call):
     index = DedupIndex(redis_conn, settings)
+    index.one_call = one_call
     original, exact, trimmed, other = ids(4)
     text = story_text(1)
     assert index.decide(original, text).relation == ORIGINAL
@@ -63,16 +66,33 @@ def test_retried_decision_is_the_same_and_indexes_nothing_new(redis_conn, settin
     a, b = ids(2)
     text = story_text(5)
     first, copy = index.decide(a, text), index.decide(b, text + "\n\nAn update paragraph with new words.")
-    memory = {k: redis_conn.strlen(k) for k in redis_conn.keys("*") if redis_conn.type(k) == b"string"}
+    buckets = {k: redis_conn.hgetall(k) for k in redis_conn.keys("*")}
+    assert any(len(fields) > 3 for fields in buckets.values())
     assert index.decide(a, text) == first
     assert index.decide(b, story_text(55)) == copy  # a retry is answered from the stored decision
-    assert {k: redis_conn.strlen(k) for k in memory} == memory
+    assert {k: redis_conn.hgetall(k) for k in redis_conn.keys("*")} == buckets
+
+
+@pytest.mark.parametrize("one_call", [True, False], ids=["one-call", "cluster-two-calls"])
+def test_copy_finds_its_original_in_the_previous_bucket_and_retries_keep_their_answer(redis_conn, settings, one_call):
+    now = time.time()
+    earlier, later = DedupIndex(redis_conn, settings), DedupIndex(redis_conn, settings)
+    later.one_call = earlier.one_call = one_call
+    earlier.clock, later.clock = (lambda: now), (lambda: now + later.span)
+    a, b, c = ids(3)
+    text = story_text(7)
+    assert earlier.decide(a, text).relation == ORIGINAL
+    copy = later.decide(b, "\n\n".join(text.split("\n\n")[:4]))
+    assert (copy.relation, copy.duplicate_of) == (NEAR, a)
+    assert later.decide(a, story_text(8)) == Decision(ORIGINAL, a, None, None, None)  # known in the old bucket
+    assert later.decide(b, story_text(9)) == copy
+    assert later.decide(c, story_text(10)).relation == ORIGINAL
 
 
 def test_worker_with_a_late_clock_moves_to_the_sealed_buckets_successor(redis_conn, settings):
     today = time.time()
     ahead, behind = DedupIndex(redis_conn, settings), DedupIndex(redis_conn, settings)
-    ahead.clock, behind.clock = (lambda: today + DAY), (lambda: today)
+    ahead.clock, behind.clock = (lambda: today + ahead.span), (lambda: today)
     a, b = ids(2)
     text = story_text(6)
     assert ahead.decide(a, text).relation == ORIGINAL  # seals `today`'s bucket while probing it
@@ -82,24 +102,25 @@ def test_worker_with_a_late_clock_moves_to_the_sealed_buckets_successor(redis_co
 
 def test_every_key_expires_within_the_window_and_a_bucket_shares_one_hash_tag(redis_conn, settings):
     index = DedupIndex(redis_conn, settings)
-    day = int(time.time() // DAY)
+    bucket = int(time.time() // index.span)
     for doc, seed in zip(ids(5), range(5)):
         index.decide(doc, story_text(seed))
     keys = [k.decode() for k in redis_conn.keys("*")]
     assert keys
     for key in keys:
         ttl = redis_conn.ttl(key)
-        assert 0 < ttl <= settings.dedup_window_seconds + DAY, key
+        assert 0 < ttl <= settings.dedup_window_seconds + index.span, key
         assert key.startswith("{wd:dd:") and key.index("}") == len("{wd:dd:20241004}") - 1, key
     tags = {k[: k.index("}") + 1] for k in keys}
-    assert index.bucket_tag(day) in tags
+    assert tags == {index.bucket_tag(bucket - 1), index.bucket_tag(bucket)}  # the probe seals the previous one
 
 
-def _worker(redis_url, settings_json, worker, barrier, results):
+def _worker(redis_url, settings_json, one_call, worker, barrier, results):
     """One worker process: decide its own copy of every story at the same moment as the others."""
     from config import load_settings
 
     index = DedupIndex(redis.Redis.from_url(redis_url), load_settings(**json.loads(settings_json)))
+    index.one_call = one_call
     for story in range(STORIES):
         text = f"By Reporter {worker}, Staff\n\n" + story_text(1000 + story)
         doc = f"{story * WORKERS + worker:020x}"
@@ -108,11 +129,14 @@ def _worker(redis_url, settings_json, worker, barrier, results):
         results.put((story, doc, decision.relation, decision.story_id))
 
 
-def test_eight_workers_deciding_copies_at_once_elect_exactly_one_original_per_story(redis_conn, redis_url, settings):
+@pytest.mark.parametrize("one_call", [True, False], ids=["one-call", "cluster-two-calls"])
+def test_eight_workers_deciding_copies_at_once_elect_exactly_one_original_per_story(
+    redis_conn, redis_url, settings, one_call
+):
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
     config = json.dumps({"key_prefix": settings.key_prefix, "dedup_window_days": settings.dedup_window_days})
-    procs = [ctx.Process(target=_worker, args=(redis_url, config, w, barrier, results)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(redis_url, config, one_call, w, barrier, results)) for w in range(WORKERS)]
     for proc in procs:
         proc.start()
     rows = [results.get(timeout=60) for _ in range(STORIES * WORKERS)]
