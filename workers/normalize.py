@@ -34,7 +34,8 @@ _AGENCY = r"AP|Reuters|AFP|dpa|PA|ANSA|EFE|Bloomberg|UPI|Xinhua|Kyodo|Yonhap|CP|
 
 _DASH = r"[-\u2010-\u2015\u2212:]"
 # "PARIS (Reuters) - ", "WASHINGTON (AP) — ", "(AFP) — ", "BERLIN, Nov 3 (dpa) - ": a paragraph's opening credit.
-_DATELINE_AGENCY = re.compile(rf"^[^\n()]{{0,60}}\((?:{_AGENCY})\)\s*{_DASH}*\s*")
+_DATELINE_PREFIX = 60
+_DATELINE_AGENCY = re.compile(rf"^[^\n()]{{0,{_DATELINE_PREFIX}}}\((?:{_AGENCY})\)\s*{_DASH}*\s*")
 # "WASHINGTON — " or "LONDON, Nov. 3 -- ": an upper-case place at the start of the first paragraph.
 _DATELINE_PLACE = re.compile(rf"^[A-ZÀ-Þ][A-ZÀ-Þ .'’/-]{{1,40}}(?:,[^\n]{{0,25}})?\s+{_DASH}{{1,2}}\s+")
 
@@ -60,6 +61,7 @@ _BYLINE = re.compile(
     r"^(?:By|BY|Par|PAR|Von|Di|Por)\s+[A-ZÀ-Þ][\w.'-]*(?:\s+(?:[A-ZÀ-Þ][\w.'-]*|and|&|de|van|von|der|la|le)){0,6}"
     r"\s*(?:[,|/\u2013\u2014-]\s*[\w .'&-]{0,60})?$"
 )
+_BYLINE_INITIALS = frozenset("BPVD")
 # Trailing "(Reporting by ...)" blocks and "(Photo: ...)" captions inside a paragraph.
 _INLINE_CREDIT = re.compile(r"\((?:reporting|writing|editing|photo|image|credit)[^()]{0,200}\)", re.IGNORECASE)
 
@@ -76,7 +78,7 @@ _ELIDED = frozenset(
 _ASCII_WORDS = bytes.maketrans(
     bytes(range(128)), bytes(c if chr(c).isalnum() else 32 for c in range(128))
 )
-_NON_WORD = re.compile(r"[\W_]+")
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
 
 
 def detect_wire(text: str) -> str | None:
@@ -116,7 +118,7 @@ def _drop_elisions(text: str) -> str:
 
 def _is_boilerplate(line: str) -> bool:
     """Whether a paragraph is a byline, credit, copyright, related-link, newsletter or caption line."""
-    if _BYLINE.match(line) or _BOILERPLATE_START.match(line):
+    if (line[0] in _BYLINE_INITIALS and _BYLINE.match(line)) or _BOILERPLATE_START.match(line):
         return True
     if len(line) > _SHORT_PARAGRAPH:
         return False
@@ -131,10 +133,14 @@ def strip_boilerplate(text: str) -> str:
         line = line.strip()
         if not line or _is_boilerplate(line):
             continue
-        line = _DATELINE_AGENCY.sub("", line, count=1)
+        # The regexes run only where their opening character could be: most paragraphs have no "(".
+        paren = line.find("(")
+        if 0 <= paren <= _DATELINE_PREFIX:
+            line = _DATELINE_AGENCY.sub("", line, count=1)
         if not kept:
             line = _DATELINE_PLACE.sub("", line, count=1)
-        line = _INLINE_CREDIT.sub(" ", line)
+        if paren >= 0:
+            line = _INLINE_CREDIT.sub(" ", line)
         if line.strip():
             kept.append(line)
     return "\n".join(kept)
@@ -146,6 +152,14 @@ def normalize_for_comparison(text: str) -> str:
     if not text.isascii():
         text = _plain_marks(unicodedata.normalize("NFKC", text))
     text = _drop_elisions(text.casefold())
-    if text.isascii():
-        return " ".join(text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
-    return _NON_WORD.sub(" ", text).strip()
+    # ASCII punctuation to spaces by a byte table (UTF-8 leaves bytes < 128 alone); then the few distinct
+    # non-ASCII characters that are not letters or digits, found in the byte runs, are replaced one by one.
+    # "surrogatepass": a lone surrogate (text decoded with surrogateescape) is a non-word character too.
+    data = text.encode("utf-8", "surrogatepass").translate(_ASCII_WORDS)
+    text = data.decode("utf-8", "surrogatepass")
+    if not text.isascii():
+        for run in set(_NON_ASCII.findall(data)):
+            for char in run.decode("utf-8", "surrogatepass"):
+                if not char.isalnum():
+                    text = text.replace(char, " ")
+    return " ".join(text.split())
