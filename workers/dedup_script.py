@@ -135,8 +135,7 @@ local function probe(key)
 end
 
 local function seal(key, at)
-  redis.call('HSET', key, 's', '1')
-  redis.call('EXPIREAT', key, at)
+  if redis.call('HSETNX', key, 's', '1') == 1 then redis.call('EXPIREAT', key, at) end
 end
 
 local function count(key)
