@@ -75,6 +75,9 @@ def preload(settings: Settings) -> None:
         from workers.crosslingual import embed
 
         embed(_WARM_UP_PAGE)  # the encoder loads its weights lazily, on the first text it encodes
+    init_runtime(settings)
+    runtime = get_runtime()
+    runtime.client, runtime.dedup, runtime.crosslingual  # built once here, inherited by every work horse
 
 
 def _exit_now(_signum, _frame) -> None:
