@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from contextlib import contextmanager
 import time
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import click
 import redis as redis_lib
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.params import parse_when
@@ -54,6 +56,15 @@ def _print_json(value) -> None:
 def _fail(message: str, code: int = 1):
     ERR.print(f"[red]error:[/red] {message}")
     sys.exit(code)
+
+
+@contextmanager
+def _progress(description: str):
+    """A progress counter on stderr, shown only on a terminal; yields a function to call per item done."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=ERR, disable=not ERR.is_terminal, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda *_: progress.advance(task)
 
 
 class Context:
@@ -210,7 +221,8 @@ def poll(ctx, all_feeds, every):
     while True:
         try:
             requeued = reconcile(ctx.settings, ctx.store, ctx.redis)
-            summary = poll_feeds(ctx.settings, ctx.store, ctx.redis, all_feeds=all_feeds)
+            with _progress("polling feeds") as advance:
+                summary = poll_feeds(ctx.settings, ctx.store, ctx.redis, all_feeds=all_feeds, progress=advance)
         except (redis_lib.ConnectionError, redis_lib.TimeoutError, StoreUnavailable) as exc:
             if every is None:
                 _fail(f"poll stopped: {exc}", 2)
@@ -367,13 +379,10 @@ def story(ctx, story_id, as_json):
 @pass_ctx
 def export(ctx, **filters):
     """Stream every matching document, copies included, as JSON Lines.  Example: wiredesk export > out.jsonl"""
-    from rich.progress import Progress
-
-    with Progress(console=ERR, disable=not ERR.is_terminal, transient=True) as progress:
-        task = progress.add_task("exporting", total=None)
+    with _progress("exporting documents") as advance:
         for doc in ctx.store.iter_documents(_query(None, **filters)):
             _print_json(doc)
-            progress.advance(task)
+            advance()
 
 
 @main.command()
