@@ -7,8 +7,8 @@ into the current bucket and the one before; a decision
 1. seals and probes the previous bucket (read-only otherwise), then
 2. probes the current bucket, verifies candidates, and either records the document as a copy of the best
    verified match (old or new) or inserts it as a story's original,
-in one atomic script call (EVALSHA; the script is loaded once) whatever the index holds: a probe reads ~20
-small shards, it scans nothing. On Redis Cluster, where the two buckets' slots may sit on two nodes, step 1
+in one atomic script call (EVALSHA; the script is loaded once) whatever the index holds: a probe reads the
+14 small shards its band keys point to with one HMGET, it scans nothing. On Redis Cluster, where the two buckets' slots may sit on two nodes, step 1
 is a call of its own and its best match is handed to step 2.
 
 Race-freedom: two documents processed at the same moment meet in the current bucket's script, which Redis
@@ -16,9 +16,9 @@ runs one at a time, so the second sees the first. A worker whose clock still nam
 another worker moved on finds that bucket sealed and moves on too, and every insert into a bucket precedes
 its seal, so a document probing a sealed bucket sees everything it will ever hold.
 
-Buckets one window long mean a copy is matched to an original indexed up to one window earlier always, and up
-to two windows earlier when both fall either side of a bucket start; Redis holds between one and two windows
-of originals (keys expire a window after their bucket ends).
+Buckets one window long: a copy always finds an original indexed up to one window earlier, and may find one
+up to two windows earlier (the previous bucket is probed whole); Redis holds between one and two windows of
+originals (a bucket expires a window after it ends). Day buckets would hold less but cost 8 probes a decision.
 """
 
 from __future__ import annotations
