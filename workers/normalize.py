@@ -78,7 +78,7 @@ _ELIDED = frozenset(
 _ASCII_WORDS = bytes.maketrans(
     bytes(range(128)), bytes(c if chr(c).isalnum() else 32 for c in range(128))
 )
-_NON_ASCII = re.compile(rb"[\x80-\xff]+")
+_ASCII_BYTES = bytes(range(128))
 
 
 def detect_wire(text: str) -> str | None:
@@ -153,13 +153,13 @@ def normalize_for_comparison(text: str) -> str:
         text = _plain_marks(unicodedata.normalize("NFKC", text))
     text = _drop_elisions(text.casefold())
     # ASCII punctuation to spaces by a byte table (UTF-8 leaves bytes < 128 alone); then the few distinct
-    # non-ASCII characters that are not letters or digits, found in the byte runs, are replaced one by one.
+    # non-ASCII characters that are not letters or digits (what is left once the ASCII bytes are deleted:
+    # UTF-8 sequences are bytes >= 128 only) are replaced one by one.
     # "surrogatepass": a lone surrogate (text decoded with surrogateescape) is a non-word character too.
-    data = text.encode("utf-8", "surrogatepass").translate(_ASCII_WORDS)
-    text = data.decode("utf-8", "surrogatepass")
+    data = text.encode("utf-8", "surrogatepass")
+    text = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass")
     if not text.isascii():
-        for run in set(_NON_ASCII.findall(data)):
-            for char in run.decode("utf-8", "surrogatepass"):
-                if not char.isalnum():
-                    text = text.replace(char, " ")
+        for char in set(data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")):
+            if not char.isalnum():
+                text = text.replace(char, " ")
     return " ".join(text.split())
