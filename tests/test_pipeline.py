@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rq import Queue, SimpleWorker
 
+import telemetry
 from ingest.poller import poll_feeds
 from store.base import open_store
 from store.records import Feed, Query
@@ -51,7 +52,7 @@ def processed(settings, redis_conn, site):
     return store, summary, item_count
 
 
-def test_feed_to_store_every_url_ends_in_one_state(processed):
+def test_feed_to_store_every_url_ends_in_one_state(processed, settings, redis_conn):
     store, summary, item_count = processed
     assert summary.enqueued == item_count
 
@@ -62,6 +63,11 @@ def test_feed_to_store_every_url_ends_in_one_state(processed):
     assert sum(states.values()) == item_count
     reasons = {row.url.rsplit("/", 1)[-1]: row.reason for row in store.list_failures()}
     assert reasons == {"missing": "http-404", "photo.png": "not-html"}
+    outcomes = {}
+    for family in telemetry.collect(redis_conn, settings):
+        if family.name == "wiredesk_url_outcomes":
+            outcomes = {s.labels["state"]: s.value for s in family.samples if s.name.endswith("_total")}
+    assert outcomes == {"stored": 4, "duplicate": 1, "failed": 2}
 
 
 def test_french_article_is_found_with_its_language_and_typography(processed):

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from rq import get_current_job
 
+import telemetry
+
 from ingest.records import FeedEntry
 from ingest.urls import host_of
 from store.base import StoreUnavailable
@@ -51,6 +53,10 @@ def process_entry(entry: dict) -> str:
         state, reason = _failed(rt, record, job, exc, f"internal-error: {type(exc).__name__}", True)
     LOGGER.info("url=%s feed=%s state=%s reason=%s duration=%.3fs", record.url, record.feed_url,
                 state, reason or "-", time.monotonic() - started)
+    telemetry.count(rt.redis, rt.settings, "url_outcomes", state)
+    if state in ("stored", "duplicate") and record.enqueued_at is not None:
+        latency = (datetime.now(timezone.utc) - record.enqueued_at).total_seconds()
+        telemetry.observe(rt.redis, rt.settings, "end_to_end_seconds", latency)
     return state
 
 
@@ -60,14 +66,19 @@ def _process(rt: Runtime, entry: FeedEntry) -> tuple[str, str | None]:
         raise RobotsDisallowed(entry.url)
     try:
         page = fetch_page(rt.client, entry.url, rt.settings)
-    except HTTPStatusError as exc:
-        if exc.status in (429, 503):
+    except FetchError as exc:
+        telemetry.count(rt.redis, rt.settings, "fetches", exc.reason)
+        if isinstance(exc, HTTPStatusError) and exc.status in (429, 503):
             # The publisher asked us to slow down: every worker leaves this host alone for a while.
             pause_host(rt.redis, rt.settings, host_of(entry.url), exc.retry_after or 60)
         raise
+    telemetry.count(rt.redis, rt.settings, "fetches", str(page.status))
+    extracting = time.monotonic()
     article = extract_article(page, entry)
+    telemetry.observe(rt.redis, rt.settings, "extraction_seconds", time.monotonic() - extracting)
     document = build_document(entry, page, article, decide(rt, entry.url_id, article))
     rt.store.publish(document, entry.url_id)
+    telemetry.count(rt.redis, rt.settings, "dedup_decisions", document.relation)
     return ("stored" if document.relation == ORIGINAL else "duplicate"), None
 
 
