@@ -50,6 +50,13 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
+def _published(page_date: datetime | None, feed_date: datetime | None) -> datetime | None:
+    """The page's date, but the feed's exact time when both name the same day (pages often give only a day)."""
+    if page_date is None or (feed_date is not None and feed_date.date() == page_date.date()):
+        return feed_date or page_date
+    return page_date
+
+
 def _word_count(text: str) -> int:
     return len(text.split())
 
@@ -83,7 +90,7 @@ def extract_article(page: FetchedPage, entry: FeedEntry) -> Article:
         title=normalize_text(result.title or "") or entry.title,
         text=text,
         authors=authors,
-        published=_parse_date(result.date) or entry.published,
+        published=_published(_parse_date(result.date), entry.published),
         site_name=result.sitename or None,
         language=detect_language(text, hint=lang_hint),
         summary=entry.summary or result.description or None,
