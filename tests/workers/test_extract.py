@@ -1,0 +1,65 @@
+"""Extraction: article text and metadata from real pages, merged with the feed entry; flags and refusals."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from ingest.records import FeedEntry
+from tests.pages import aeb_pages, seed_page
+from workers.errors import NoText
+from workers.extract import extract_article, normalize_text
+from workers.records import FetchedPage
+
+URL = "http://news.example/a"
+
+
+def page_of(html: bytes | str) -> FetchedPage:
+    text = html.decode("utf-8") if isinstance(html, bytes) else html
+    return FetchedPage(URL, URL, 200, "text/html", {}, text.encode(), text, "utf-8", datetime.now(timezone.utc))
+
+
+def entry(**fields) -> FeedEntry:
+    return FeedEntry(url=URL, canonical_url=URL, url_id="0" * 20, feed_url="http://news.example/rss", **fields)
+
+
+def test_real_page_text_matches_ground_truth_without_boilerplate(corpus):
+    _, html, truth = aeb_pages(corpus, 1)[0]
+    article = extract_article(page_of(html), entry())
+    first_sentence = truth.split(".")[0].strip()
+    assert first_sentence[:60] in article.text
+    assert article.word_count > 50 and article.language == "en"
+
+
+def test_seed_page_keeps_typography_and_takes_the_feed_time_on_the_same_day(seed_dir):
+    _, html = seed_page(seed_dir)
+    feed_time = datetime(2022, 9, 11, 8, 30, tzinfo=timezone.utc)
+    article = extract_article(page_of(html), entry(published=feed_time))
+    assert article.language == "fr"
+    assert "“Nous espérions le succès" in article.text
+    assert article.published == feed_time
+    assert article.site_name == "Le Quotidien"
+
+
+def test_page_declaring_itself_not_free_is_flagged_paywalled(seed_dir):
+    _, html = seed_page(seed_dir)
+    marked = html.decode().replace("</head>", '<script type="application/ld+json">'
+                                   '{"@type": "NewsArticle", "isAccessibleForFree": "False"}</script></head>')
+    assert "paywalled" in extract_article(page_of(marked), entry()).flags
+
+
+def test_text_much_shorter_than_the_feed_summary_is_flagged_partial():
+    teaser = "<html><body><article>" + "".join(
+        f"<p>Teaser sentence number {n} of a story that continues behind a login wall here.</p>" for n in range(3)
+    ) + "</article></body></html>"
+    summary = " ".join(f"word{n}" for n in range(400))
+    assert "partial" in extract_article(page_of(teaser), entry(summary=summary)).flags
+
+
+def test_page_without_article_text_is_refused_as_no_text():
+    with pytest.raises(NoText) as refused:
+        extract_article(page_of("<html><body><nav>Home | News</nav></body></html>"), entry())
+    assert refused.value.reason == "no-text" and not refused.value.transient
+
+
+def test_normalize_text_folds_spaces_and_keeps_typography():
+    assert normalize_text("  «\u00a0Bonjour\u202f»  \n\n\t l’été ") == "« Bonjour »\nl’été"
