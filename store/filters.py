@@ -18,8 +18,14 @@ def where(conds: list[str]) -> str:
     return " AND ".join(conds) if conds else "1 = 1"
 
 
-def filters(store, query: Query, alias: str, tq) -> tuple[list[str], list]:
-    """WHERE conditions and params for `query`'s filters on documents aliased `alias` (text too when `tq`)."""
+# How a text condition meets the rows (SQLStore.text_filter): drive the plan from the list of matches, walk
+# another index testing each row against that list, or walk probing the text index row by row.
+LIST, WALK, PROBE = "list", "walk", "probe"
+
+
+def filters(store, query: Query, alias: str, tq, plan: str = LIST) -> tuple[list[str], list]:
+    """WHERE conditions and params for `query`'s filters on documents aliased `alias` (text too when `tq`,
+    tested as `plan` says)."""
     if query.date_field not in DATE_FIELDS:
         raise InvalidQuery(f"date_field must be one of {DATE_FIELDS}")
     conds, params = [], []
@@ -44,7 +50,7 @@ def filters(store, query: Query, alias: str, tq) -> tuple[list[str], list]:
             conds.append(cond)
             params += more
     if tq is not None:
-        cond, more = store.text_filter(alias, tq)
+        cond, more = store.text_filter(alias, tq, plan)
         conds.append(cond)
         params += more
     return conds, params

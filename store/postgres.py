@@ -90,16 +90,20 @@ class PostgresStore(SQLStore):
             while rows := cursor.fetchmany(FETCH_BATCH):
                 yield from rows
 
-    def text_filter(self, alias: str, tq) -> tuple[str, list]:
+    def text_filter(self, alias: str, tq, plan: str) -> tuple[str, list]:
+        # One form for every plan: PostgreSQL chooses GIN or a row-by-row test from the words' statistics.
         return f"{alias}.tsv @@ to_tsquery('simple'::regconfig, wd_unaccent(?))", [tq.tsquery]
 
-    def match_window(self, tq, conds: str) -> tuple[str, str, list]:
-        # The planner picks GIN for rare words and a backward walk of the seq index for common ones; rank is
-        # computed for the rows returned only. float8: float4 text would not round-trip through a cursor.
+    def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
+        # The planner picks GIN for rare words and a backward walk of the seq index for common ones. Rank is
+        # computed above the LIMIT, for the window's rows only: in the scan's own target list PostgreSQL would
+        # rank (and read the tsvector of) every GIN match before sorting. float8: float4 text would not
+        # round-trip through a cursor.
         query = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
-        select = f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {query})::float8 AS rank FROM documents d"
-        window = f"{select} WHERE d.tsv @@ {query} AND d.seq < ? AND {conds} ORDER BY d.seq DESC LIMIT ?"
-        probe = f"{select} WHERE d.tsv @@ {query} AND {conds}"
+        ranked = f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {query})::float8 AS rank FROM"
+        window = (f"{ranked} (SELECT d.seq, d.id, d.story_id, d.tsv FROM documents d WHERE d.tsv @@ {query}"
+                  f" AND d.seq < ? AND {conds} ORDER BY d.seq DESC LIMIT ?) d ORDER BY d.seq DESC")
+        probe = f"{ranked} documents d WHERE d.tsv @@ {query} AND {conds}"
         return window, probe, [tq.tsquery, tq.tsquery]
 
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from store.filters import filters, where
+from store.filters import PROBE, filters, where
 from store.records import Query
 
 LOGGER = logging.getLogger(__name__)
@@ -60,14 +60,15 @@ def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) 
 def _windows(store, query: Query, tq):
     """A function of a seq bound returning the WINDOW newest matches below it, newest first."""
     conds, cond_params = filters(store, query, "d", None)
-    window_sql, probe_sql, text_params = store.match_window(tq, where(conds))
+    passing = SELECTIVE
     if conds:
         passing = store._one(f"SELECT count(*) AS n FROM (SELECT 1 FROM documents d WHERE {where(conds)} LIMIT ?) f",
                              cond_params + [SELECTIVE])["n"]
-        if passing < SELECTIVE:
-            matches = sorted((row for row in store._rows(probe_sql, text_params + cond_params) if row["rank"] is not None),
-                             key=lambda row: -row["seq"])
-            return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
+    window_sql, few_sql, text_params = store.match_window(tq, where(conds), passing)
+    if passing < SELECTIVE:
+        matches = sorted((row for row in store._rows(few_sql, text_params + cond_params) if row["rank"] is not None),
+                         key=lambda row: -row["seq"])
+        return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
     return lambda bound: store._rows(window_sql, text_params + [bound] + cond_params + [WINDOW])
 
 
@@ -83,7 +84,7 @@ def _best_per_story(rows: list) -> list:
 
 def _skip_shown_stories(store, query: Query, tq, rows: list, top: int, ceiling: int) -> list:
     """`rows` without stories that have a match in a newer window (seq from `top` up to `ceiling`)."""
-    conds, params = filters(store, query, "e", tq)
+    conds, params = filters(store, query, "e", tq, PROBE)
     story_ids = sorted({row["story_id"] for row in rows})
     shown: set[str] = set()
     for start in range(0, len(story_ids), BATCH):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from store import documents, search
 from store.base import Store, StoreError, StoreUnavailable
+from store.filters import LIST
 from store.records import FAILED, QUEUED, RETRYING, STARTED, Document, Feed, Query, ResultPage, Story, UrlState
 from store.rows import FEED_COLUMNS, URL_COLUMNS, Codec, column_list
 
@@ -79,19 +80,24 @@ class SQLStore(Store):
         """Rows of a query fetched in batches (server-side cursor where there is one)."""
 
     @abstractmethod
-    def text_filter(self, alias: str, tq) -> tuple[str, list]:
-        """A WHERE condition: document `alias` matches compiled query `tq`."""
+    def text_filter(self, alias: str, tq, plan: str) -> tuple[str, list]:
+        """A WHERE condition: document `alias` matches compiled query `tq`, tested as `plan` (store.filters) says."""
+
+    def date_plan(self, tq, limit: int) -> str:
+        """How a date-ordered page of `limit` hits should test `tq` (a plan of store.filters)."""
+        return LIST
 
     @abstractmethod
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
         """A WHERE condition: the JSON list in `column` holds every one of `values`."""
 
     @abstractmethod
-    def match_window(self, tq, conds: str) -> tuple[str, str, list]:
-        """(window SQL, probe SQL, text params) for documents matching `tq` and `conds`, as rows of seq, id,
+    def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
+        """(window SQL, few SQL, text params) for documents matching `tq` and `conds`, as rows of seq, id,
         story_id and rank (higher is better). The window lists the newest below a seq bound, newest first
-        (parameters: text params, bound, `conds`' params, row limit); the probe lists every document
-        passing `conds` with a NULL rank where the text does not match (parameters: text params, `conds`')."""
+        (parameters: text params, bound, `conds`' params, row limit); when `passing` (< relevance.SELECTIVE)
+        documents pass `conds`, `few` lists every match among them, in any order, perhaps with more of them
+        given a NULL rank for no match (parameters: text params, `conds`')."""
 
     def _index_due(self, conn) -> None:
         """Inside a publish transaction: index queued documents if the backend defers it and they are due."""

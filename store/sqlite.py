@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from store.base import StoreError, StoreUnavailable
+from store.filters import LIST, PROBE, WALK
 from store.rows import Codec
 from store.sql import SQLStore
 
@@ -20,6 +22,9 @@ FETCH_BATCH = 500
 # oldest is FLUSH_SECONDS old; search and iter_documents index whatever is queued before they read.
 FLUSH_DOCS = 2000
 FLUSH_SECONDS = 2.0
+WALK_PROBES = 200  # text-index probes a date-ordered page may spend walking documents newest first
+ROW_STEPS = 8  # a documents row lookup costs about as much as this many steps along an index
+PROBE_STEPS = 350  # an index probe (~55 us at 1M documents) costs about as much as this many match-list steps
 # Messages of sqlite3.OperationalError that mean "try again later", not a bug.
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
@@ -102,13 +107,26 @@ class SQLiteStore(SQLStore):
         finally:
             cursor.close()
 
-    def text_filter(self, alias: str, tq) -> tuple[str, list]:
-        # The outer document `d` may be driven by the match list; a correlated one (`e`, one story's few rows)
-        # is only tested against it: unary + stops SQLite probing the story index once per match.
-        column = f"{alias}.seq" if alias == "d" else f"+{alias}.seq"
-        return f"{column} IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)", [tq.fts]
+    def text_filter(self, alias: str, tq, plan: str) -> tuple[str, list]:
+        matches = "(SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
+        if plan == PROBE:  # seek this row in the index: many index segments to visit, so ~0.1 ms a row
+            return f"EXISTS (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ? AND rowid = {alias}.seq)", [tq.fts]
+        # The match list is built once per statement (a few ms for 100,000 matches); unary + keeps SQLite
+        # from driving the plan by it, so another index (dates) is walked and each row looked up in the list.
+        column = f"+{alias}.seq" if plan == WALK else f"{alias}.seq"
+        return f"{column} IN {matches}", [tq.fts]
 
-    def match_window(self, tq, conds: str) -> tuple[str, str, list]:
+    def date_plan(self, tq, limit: int) -> str:
+        # Costs per page, for m matches of n stored documents: a walk in date order meets a match every n/m
+        # rows, so PROBE costs about limit*n/m probes and WALK the list of m plus limit*n/m index steps; LIST
+        # looks up and sorts all m rows (a row lookup costs ROW_STEPS index steps).
+        stored = self._stored()
+        many = limit * stored // WALK_PROBES
+        if self._matches_reach(tq, many):
+            return PROBE
+        return WALK if self._matches_reach(tq, math.isqrt(limit * stored // max(1, ROW_STEPS))) else LIST
+
+    def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
         # FTS5 walks its doclists in rowid (seq) order and stops at the LIMIT: no full match list is built.
         # bm25 is lower-is-better; negate it so both backends rank higher-is-better. Title counts double.
         rank = "-bm25(documents_fts, 2.0, 1.0)"
@@ -116,10 +134,28 @@ class SQLiteStore(SQLStore):
                   " FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid"
                   f" WHERE documents_fts MATCH ? AND documents_fts.rowid < ? AND {conds}"
                   " ORDER BY documents_fts.rowid DESC LIMIT ?")
-        # Few filtered documents: probe the index once for each (NULL rank: no match).
-        probe = (f"SELECT d.seq, d.id, d.story_id, (SELECT {rank} FROM documents_fts"
-                 f" WHERE documents_fts MATCH ? AND documents_fts.rowid = d.seq) AS rank FROM documents d WHERE {conds}")
-        return window, probe, [tq.fts]
+        # Few filtered documents: probe the index once for each (NULL rank: no match) while that costs less
+        # than reading the whole match list and keeping the rows in the filtered set (unary +: not a probe).
+        if not self._matches_reach(tq, passing * PROBE_STEPS):
+            few = (f"SELECT d.seq, d.id, d.story_id, {rank} AS rank"
+                   " FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid WHERE documents_fts MATCH ?"
+                   f" AND +documents_fts.rowid IN (SELECT d.seq FROM documents d WHERE {conds})")
+        else:
+            few = (f"SELECT d.seq, d.id, d.story_id, (SELECT {rank} FROM documents_fts WHERE documents_fts MATCH ?"
+                   f" AND documents_fts.rowid = d.seq) AS rank FROM documents d WHERE {conds}")
+        return window, few, [tq.fts]
+
+    def _stored(self) -> int:
+        """Documents ever stored (the highest seq): an instant upper bound of the count."""
+        return self._one("SELECT coalesce(max(seq), 0) AS n FROM documents")["n"]
+
+    def _matches_reach(self, tq, cap: int) -> bool:
+        """Whether at least `cap` documents match `tq` (counting stops there; none if more than are stored)."""
+        if cap > self._stored():
+            return False
+        found = self._one("SELECT count(*) AS n FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?"
+                          " LIMIT ?)", [tq.fts, max(1, cap)])["n"]
+        return found >= max(1, cap)
 
     def flush(self) -> None:
         if self._one("SELECT 1 FROM fts_pending LIMIT 1") is not None:

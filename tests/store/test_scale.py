@@ -8,7 +8,9 @@ import pytest
 
 from store import relevance, sqlite
 from store.base import open_store
-from store.records import DUPLICATE, NEAR, STORED, Query
+from store.filters import LIST, PROBE, WALK
+from store.query import compile_query
+from store.records import DUPLICATE, NEAR, ORIGINAL, STORED, Query
 from tests.store.factory import make_doc
 
 
@@ -115,12 +117,45 @@ def test_document_published_by_another_process_is_found_at_once(store_url):
     reader.close()
 
 
-@pytest.mark.parametrize("selective", [0, 100])  # 0: walk the text index; 100: probe the few filtered documents
-def test_filtered_relevance_is_the_same_walked_or_probed(store, monkeypatch, selective):
+# selective 0: walk the text index; 100: take the few filtered documents, on SQLite probing the text index for
+# each (probe_steps 0) or reading the match list (10**6)
+@pytest.mark.parametrize(("selective", "probe_steps"), [(0, 0), (100, 0), (100, 10**6)])
+def test_filtered_relevance_is_the_same_walked_or_probed(store, monkeypatch, selective, probe_steps):
     monkeypatch.setattr(relevance, "WINDOW", 2)
     monkeypatch.setattr(relevance, "SELECTIVE", selective)
+    monkeypatch.setattr(sqlite, "PROBE_STEPS", probe_steps)
     for i in range(8):
         store.publish(make_doc(f"d{i}", "storm " * (i % 3 + 1) + "calm " * (3 - i % 3),
                                source="a.com" if i % 2 else "b.com"), f"u{i}")
     assert every_page(store, Query(text="storm", source="a.com", limit=1)) == ["d5", "d7", "d1", "d3"]
     assert every_page(store, Query(text="storm", source="c.com")) == []
+
+
+def _date_order_store(url: str):
+    """Eight documents, one a day; even ones and d7 say storm; d6 and d7 are copies in d0's story."""
+    store = open_store(url)
+    for i in range(8):
+        doc = make_doc(f"d{i}", "storm surge" if i % 2 == 0 or i == 7 else "calm sea", hours=24 * i,
+                       story_id="s" if i in (0, 6, 7) else None, relation=NEAR if i in (6, 7) else ORIGINAL)
+        store.publish(doc, f"u{i}")
+    store.flush()
+    return store
+
+
+@pytest.mark.parametrize("plan", [LIST, WALK, PROBE])
+def test_date_order_is_the_same_whatever_the_text_plan(sqlite_url, monkeypatch, plan):
+    store = _date_order_store(sqlite_url)
+    monkeypatch.setattr(store, "date_plan", lambda tq, limit: plan)
+    assert every_page(store, Query(text="storm", order="date", limit=2)) == ["d7", "d4", "d2"]
+    assert every_page(store, Query(text="storm", order="date", limit=2, all_copies=True)) == ["d7", "d6", "d4", "d2",
+                                                                                            "d0"]
+    store.close()
+
+
+@pytest.mark.parametrize(("walk_probes", "row_steps", "plan"), [(200, 8, PROBE), (1, 100, WALK), (1, 8, LIST)])
+def test_date_plan_follows_the_share_of_matching_documents(sqlite_url, monkeypatch, walk_probes, row_steps, plan):
+    monkeypatch.setattr(sqlite, "WALK_PROBES", walk_probes)
+    monkeypatch.setattr(sqlite, "ROW_STEPS", row_steps)
+    store = _date_order_store(sqlite_url)
+    assert store.date_plan(compile_query("storm"), 100) == plan  # 5 of 8 documents match
+    store.close()

@@ -1,0 +1,2 @@
+-- A PostgreSQL-only change (a faster wd_search_text); SQLite's tokenizer needs nothing. Kept so that both
+-- backends number their migrations alike.
