@@ -96,14 +96,15 @@ class PostgresStore(SQLStore):
 
     def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
         # The planner picks GIN for rare words and a backward walk of the seq index for common ones. Rank is
-        # computed above the LIMIT, for the window's rows only: in the scan's own target list PostgreSQL would
-        # rank (and read the tsvector of) every GIN match before sorting. float8: float4 text would not
-        # round-trip through a cursor.
+        # computed above the LIMIT, for the window's rows only (their tsvector fetched again by seq): in the
+        # scan's own target list PostgreSQL would rank (and read the tsvector of) every GIN match before
+        # sorting them. float8: float4 text would not round-trip through a cursor.
         query = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
-        ranked = f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {query})::float8 AS rank FROM"
-        window = (f"{ranked} (SELECT d.seq, d.id, d.story_id, d.tsv FROM documents d WHERE d.tsv @@ {query}"
-                  f" AND d.seq < ? AND {conds} ORDER BY d.seq DESC LIMIT ?) d ORDER BY d.seq DESC")
-        probe = f"{ranked} documents d WHERE d.tsv @@ {query} AND {conds}"
+        window = (f"SELECT w.seq, w.id, w.story_id, ts_rank_cd(r.tsv, {query})::float8 AS rank FROM"
+                  f" (SELECT d.seq, d.id, d.story_id FROM documents d WHERE d.tsv @@ {query} AND d.seq < ?"
+                  f" AND {conds} ORDER BY d.seq DESC LIMIT ?) w JOIN documents r ON r.seq = w.seq ORDER BY w.seq DESC")
+        probe = (f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {query})::float8 AS rank FROM documents d"
+                 f" WHERE d.tsv @@ {query} AND {conds}")
         return window, probe, [tq.tsquery, tq.tsquery]
 
     def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:

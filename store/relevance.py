@@ -5,9 +5,10 @@ most recently stored are ranked by BM25 (SQLite) or ts_rank_cd (PostgreSQL), bes
 matches stored before those, ranked the same way, and so on until every match has been listed once.
 A query with at most WINDOW matches is ranked exactly as a full ranking would; a word found in a third
 of a million-document store ranks its newest WINDOW matches instead of sorting all of them.
-Where the filters leave fewer than SELECTIVE documents, those are fetched by the filters' indexes and
-probed against the text index (the same windows, cut from that list): a common word within a small
-source does not walk every match of the word.
+Where the filters leave fewer than SELECTIVE documents, their matches are listed in one statement (each
+probed against the text index, or the word's match list read once, whichever the backend finds cheaper)
+and the same windows are cut from that list: a common word within a small source does not walk every
+match of the word.
 
 One per story: each story shows its best-ranked match of the newest window it has a match in.
 Cursors carry (ceiling, window top, rank, id): documents stored after the first page (seq >= ceiling)

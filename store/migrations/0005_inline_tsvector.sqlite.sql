@@ -1,0 +1,2 @@
+-- A PostgreSQL-only change (tsvector kept in the row); nothing to do on SQLite, whose FTS5 index is separate.
+-- Kept so that both backends number their migrations alike.
