@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     # Jobs
     job_timeout: int = 180
+    worker_isolation: bool = False
     retry_intervals: list[int] = Field(default_factory=lambda: [30, 300, 1800])
     url_deadline: int = 3600
 

@@ -113,17 +113,19 @@ def stalled_page(http_server):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the work horse through /proc")
+@pytest.mark.parametrize("isolation", [False, True], ids=["in-process", "work-horse"])
 def test_worker_sigkilled_mid_job_its_url_is_requeued_and_stored_once(job_settings, redis_conn, http_server,
-                                                                       stalled_page):
+                                                                       stalled_page, isolation):
     # One request per host at a time: the dead job's slot must be freed, or /next and the requeued job wait forever.
-    settings = job_settings.model_copy(update={"url_deadline": 1, "host_concurrency": 1})
+    settings = job_settings.model_copy(update={"url_deadline": 1, "host_concurrency": 1,
+                                               "worker_isolation": isolation})
     store = open_store(settings.store_url)
     next_url = http_server.add("/next", article_page("Next in line"))
     with running_worker(settings) as child:
         entries = enqueue(settings, store, redis_conn, [stalled_page, next_url])
         assert wait_for(lambda: http_server.hits.get("/victim") == 1, timeout=10)
-        assert _horse_of(child.pid)
-        # The whole worker at once: its process, its work horse and its scheduler process.
+        assert not isolation or _horse_of(child.pid)
+        # The whole worker at once: its process, its work horse if any, and its scheduler process.
         for pid in [child.pid, *_children(child.pid)]:
             os.kill(pid, signal.SIGKILL)
         child.join(5)
@@ -141,6 +143,7 @@ def test_worker_sigkilled_mid_job_its_url_is_requeued_and_stored_once(job_settin
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the work horse through /proc")
 def test_work_horse_sigkilled_mid_job_is_retried_by_its_worker_and_stored_once(job_settings, redis_conn,
                                                                                 http_server, stalled_page):
+    job_settings = job_settings.model_copy(update={"worker_isolation": True})
     store = open_store(job_settings.store_url)
     with running_worker(job_settings) as child:
         entries = enqueue(job_settings, store, redis_conn, [stalled_page])
