@@ -85,7 +85,13 @@ def preload(settings: Settings) -> None:
     extract_article(page, FeedEntry(url=url, canonical_url=url, url_id="warm-up", feed_url=url))
 
     if settings.crosslingual:
+        from threadpoolctl import threadpool_limits
+
         from workers.crosslingual import embed
+
+        # One BLAS thread per worker process: N processes each spawning a thread per core would fight over
+        # the cores (measured: half the pipeline's throughput on 2 cores with 2 workers).
+        threadpool_limits(limits=1)
 
         embed(_WARM_UP_PAGE)  # the encoder loads its weights lazily, on the first text it encodes
     init_runtime(settings)
