@@ -11,21 +11,20 @@ most concurrent requests any host saw (must not exceed settings.host_concurrency
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import gzip
 import multiprocessing
 import random
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.loopback import free_port, site_ips  # noqa: E402
+from bench.loopback import LoopbackSites, free_port, site_ips  # noqa: E402
 from config import load_settings  # noqa: E402
 from ingest.poller import poll_feeds  # noqa: E402
 from store.base import open_store  # noqa: E402
@@ -52,52 +51,20 @@ def page_for(pages: list[bytes], n: int) -> bytes:
     return base + extra if cut < 0 else base[:cut] + extra + base[cut:]
 
 
-def _serve(ips: list[str], port: int, per_host: int, pages: list[bytes], ready, stop_event, results) -> None:
-    """Child process: one server per host address; pages built on request; counts peak concurrency per host."""
-    stats = {ip: {"requests": 0, "active": 0, "max_concurrent": 0} for ip in ips}
-    lock = threading.Lock()
-    servers = []
-    for host_index, ip in enumerate(ips):
-        first = host_index * per_host
-        feed = rss(f"site {ip}", [{"title": f"Story {n}", "link": f"http://{ip}:{port}/a/{n}"}
-                                  for n in range(first, first + per_host)])
+class Site:
+    """One host's pages, built on request (10,000 distinct pages are not held in memory): its feed and articles."""
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            site_ip, site_feed = ip, feed
+    def __init__(self, feed: bytes, pages: list[bytes]):
+        self.feed, self.pages = feed, pages
 
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                counter = stats[self.site_ip]
-                with lock:
-                    counter["requests"] += 1
-                    counter["active"] += 1
-                    counter["max_concurrent"] = max(counter["max_concurrent"], counter["active"])
-                try:
-                    if self.path == "/feed.xml":
-                        body, kind = self.site_feed, "application/rss+xml"
-                    else:
-                        body, kind = page_for(pages, int(self.path.rsplit("/", 1)[-1])), "text/html"
-                    self.send_response(200)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                finally:
-                    with lock:
-                        counter["active"] -= 1
-
-        server = ThreadingHTTPServer((ip, port), Handler)
-        server.daemon_threads = True
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    ready.send(True)
-    stop_event.wait()
-    for server in servers:
-        server.shutdown()
-    results.send(stats)
+    def get(self, path: str, default):
+        """(body, headers) for `path`, as bench.loopback asks of a site's page table."""
+        if path == "/feed.xml":
+            return self.feed, {"Content-Type": "application/rss+xml"}
+        number = path.rsplit("/", 1)[-1]
+        if not number.isdigit():
+            return default
+        return page_for(self.pages, int(number)), {"Content-Type": "text/html"}
 
 
 def run(args) -> None:
@@ -105,13 +72,13 @@ def run(args) -> None:
     pages = load_pages(corpus)
     per_host = args.urls // args.hosts
     ips, port = site_ips(args.hosts), free_port()
-    ctx = multiprocessing.get_context("fork")
-    ready_recv, ready_send = ctx.Pipe(duplex=False)
-    results_recv, results_send = ctx.Pipe(duplex=False)
-    stop = ctx.Event()
-    server = ctx.Process(target=_serve, args=(ips, port, per_host, pages, ready_send, stop, results_send), daemon=True)
+    sites = {}
+    for host_index, ip in enumerate(ips):
+        first = host_index * per_host
+        sites[ip] = Site(rss(f"site {ip}", [{"title": f"Story {n}", "link": f"http://{ip}:{port}/a/{n}"}
+                                            for n in range(first, first + per_host)]), pages)
+    server = LoopbackSites(sites, port)
     server.start()
-    ready_recv.recv()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(redis_url=args.redis_url, store_url=f"sqlite:///{tmp}/load.db",
                                  allow_private_hosts=True, crosslingual=args.crosslingual,
@@ -135,10 +102,9 @@ def run(args) -> None:
             elapsed = time.perf_counter() - started
             stop_workers(children)
         documents = store.stats()["documents"]
+        reasons = Counter(f.reason for f in store.list_failures(include_retrying=False, limit=100_000))
         conn.flushdb()
-    stop.set()
-    stats = results_recv.recv()
-    server.join(10)
+    stats = server.stop()
     peak = max(s["max_concurrent"] for s in stats.values())
     stored, duplicate, failed = (states.get(s, 0) for s in FINAL_STATES)
     print(f"urls: {per_host * args.hosts} over {args.hosts} hosts, {args.processes} worker processes, "
@@ -149,6 +115,7 @@ def run(args) -> None:
     print(f"max concurrent requests on one host: {peak} (limit {settings.host_concurrency})")
     print(f"accounting: {stored} stored + {duplicate} duplicate + {failed} failed = {stored + duplicate + failed}"
           f" of {summary.enqueued} enqueued; {documents} documents; url states {states}")
+    print(f"failure reasons: {dict(reasons.most_common())}")
 
 
 def main() -> None:
