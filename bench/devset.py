@@ -11,7 +11,6 @@ hand-labelled short news groups. Everything is generated from a fixed seed.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import random

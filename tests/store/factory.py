@@ -17,3 +17,8 @@ def make_doc(doc_id: str, text: str = "some text", *, title: str | None = None, 
     return Document(id=doc_id, url=f"https://{source}/{doc_id}", title=title, text=text, source=source,
                     fetched=published + timedelta(minutes=5), story_id=story_id or doc_id, relation=relation,
                     duplicate_of=None if relation == ORIGINAL else story_id, **fields)
+
+
+def ids(page) -> list[str]:
+    """The document ids of a result page, in order."""
+    return [hit.document.id for hit in page.hits]

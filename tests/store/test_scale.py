@@ -11,18 +11,7 @@ from store.base import open_store
 from store.filters import LIST, PROBE, WALK
 from store.query import compile_query
 from store.records import DUPLICATE, NEAR, ORIGINAL, STORED, Query
-from tests.store.factory import make_doc
-
-
-@pytest.fixture
-def store(store_url):
-    store = open_store(store_url)
-    yield store
-    store.close()
-
-
-def ids(page) -> list[str]:
-    return [hit.document.id for hit in page.hits]
+from tests.store.factory import ids, make_doc
 
 
 def every_page(store, query: Query) -> list[str]:

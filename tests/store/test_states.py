@@ -16,13 +16,6 @@ from tests.store.factory import make_doc
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(store_url):
-    store = open_store(store_url)
-    yield store
-    store.close()
-
-
 def url_state(url_id: str, **fields) -> UrlState:
     return UrlState(url_id=url_id, url=f"https://example.com/{url_id}", feed_url="https://example.com/feed",
                     state=fields.pop("state", QUEUED), **fields)

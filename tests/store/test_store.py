@@ -6,20 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from store.base import InvalidQuery, open_store
+from store.base import InvalidQuery
 from store.records import DUPLICATE, NEAR, STORED, Query, UrlState
-from tests.store.factory import BASE, make_doc
-
-
-@pytest.fixture
-def store(store_url):
-    store = open_store(store_url)
-    yield store
-    store.close()
-
-
-def ids(page) -> list[str]:
-    return [hit.document.id for hit in page.hits]
+from tests.store.factory import BASE, ids, make_doc
 
 
 def test_second_publish_of_same_id_updates_and_merges_lists(store):
