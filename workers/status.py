@@ -36,7 +36,6 @@ def collect_status(settings: Settings, store: Store, redis: Redis | None) -> dic
     documents = stats.get("documents", 0)
     return {
         **report,
-        "urls": store.count_url_states(),
         "failed_last_hour": dict(failed_last_hour.most_common()),
         "duplicate_rate": round(stats.get("duplicates", 0) / documents, 4) if documents else 0.0,
         **stats,
