@@ -66,6 +66,11 @@ def shingles(words: list[str]) -> list[str]:
     return [f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:])]
 
 
+def head_words(normalized: str) -> list[str]:
+    """The first HEAD_WORDS words of a text passed through `normalize_for_comparison`: what a signature sketches."""
+    return normalized.split(None, HEAD_WORDS)[:HEAD_WORDS]
+
+
 def _sketch(tokens: list[str], num_perm: int, seed: int) -> list[int]:
     """The 32-bit R-MinHash values of a token set."""
     sketch = RMinHash(num_perm=num_perm, seed=seed)
@@ -90,8 +95,7 @@ def _band_keys(values: list[int], rows: int, count: int, tag: int) -> list[int]:
 
 def compute_signature(normalized: str) -> Signature:
     """The signature of a text already passed through `normalize_for_comparison`."""
-    words = normalized.split(None, HEAD_WORDS)[:HEAD_WORDS]
-    grams = shingles(words) or [""]
+    grams = shingles(head_words(normalized)) or [""]
     full = _sketch(grams, NUM_PERM, FULL_SEED)
     lead = _sketch(grams[:LEAD_SHINGLES], LEAD_PERM, LEAD_SEED)
     bands = _band_keys(full, *FULL_BANDS, tag=0) + _band_keys(lead, *LEAD_BANDS, tag=64)
