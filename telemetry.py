@@ -37,27 +37,56 @@ def _key(settings: Settings, kind: str, name: str) -> str:
     return f"{settings.key_prefix}:metrics:{kind}:{name}"
 
 
+class Batch:
+    """Counts and observations gathered during one unit of work (a job), written in one Redis round trip."""
+
+    def __init__(self) -> None:
+        self._counts: list[tuple[str, tuple[str, ...], int]] = []
+        self._observations: list[tuple[str, float]] = []
+
+    def count(self, name: str, *labels: str, amount: int = 1) -> None:
+        """Add `amount` to counter `name` for these label values, at the next `flush`."""
+        self._counts.append((name, labels, amount))
+
+    def observe(self, name: str, seconds: float) -> None:
+        """Record one observation in histogram `name`, at the next `flush`."""
+        self._observations.append((name, seconds))
+
+    def flush(self, redis: Redis, settings: Settings) -> None:
+        """Write what was gathered and start empty; a metrics failure never fails the caller."""
+        if not (self._counts or self._observations):
+            return
+        try:
+            pipe = redis.pipeline(transaction=False)
+            for name, labels, amount in self._counts:
+                pipe.hincrby(_key(settings, "c", name), "|".join(labels), amount)
+            for name, seconds in self._observations:
+                # Cumulative buckets, as Prometheus wants them.
+                key = _key(settings, "h", name)
+                for bound in HISTOGRAMS[name][1]:
+                    if seconds <= bound:
+                        pipe.hincrby(key, str(bound), 1)
+                pipe.hincrbyfloat(key, "sum", seconds)
+                pipe.hincrby(key, "count", 1)
+            pipe.execute()
+        except RedisError as exc:
+            LOGGER.warning("metrics %s not recorded: %s",
+                           sorted({n for n, *_ in self._counts} | {n for n, _ in self._observations}), exc)
+        self._counts, self._observations = [], []
+
+
 def count(redis: Redis, settings: Settings, name: str, *labels: str, amount: int = 1) -> None:
     """Add `amount` to counter `name` for these label values; a metrics failure never fails the caller."""
-    try:
-        redis.hincrby(_key(settings, "c", name), "|".join(labels), amount)
-    except RedisError as exc:
-        LOGGER.warning("metric %s not recorded: %s", name, exc)
+    batch = Batch()
+    batch.count(name, *labels, amount=amount)
+    batch.flush(redis, settings)
 
 
 def observe(redis: Redis, settings: Settings, name: str, seconds: float) -> None:
-    """Record one observation in histogram `name` (cumulative buckets, as Prometheus wants them)."""
-    key = _key(settings, "h", name)
-    try:
-        pipe = redis.pipeline(transaction=False)
-        for bound in HISTOGRAMS[name][1]:
-            if seconds <= bound:
-                pipe.hincrby(key, str(bound), 1)
-        pipe.hincrbyfloat(key, "sum", seconds)
-        pipe.hincrby(key, "count", 1)
-        pipe.execute()
-    except RedisError as exc:
-        LOGGER.warning("metric %s not recorded: %s", name, exc)
+    """Record one observation in histogram `name`; a metrics failure never fails the caller."""
+    batch = Batch()
+    batch.observe(name, seconds)
+    batch.flush(redis, settings)
 
 
 def collect(redis: Redis, settings: Settings):

@@ -26,6 +26,19 @@ def test_counts_and_observations_from_many_processes_add_up_in_redis(settings, r
     assert buckets["0.05"] == 1 and buckets["0.5"] == 2 and buckets["5.0"] == 2 and buckets["+Inf"] == 3
 
 
+def test_a_batch_writes_a_jobs_metrics_at_flush_and_only_once(settings, redis_conn):
+    batch = telemetry.Batch()
+    batch.count("fetches", "200")
+    batch.observe("extraction_seconds", 0.3)
+    batch.count("url_outcomes", "stored")
+    assert redis_conn.keys("*") == []
+    batch.flush(redis_conn, settings)
+    batch.flush(redis_conn, settings)
+    families = {f.name: f for f in telemetry.collect(redis_conn, settings)}
+    assert [s.value for s in families["wiredesk_url_outcomes"].samples if s.name.endswith("_total")] == [1]
+    assert [s.value for s in families["wiredesk_extraction_seconds"].samples if s.name.endswith("_count")] == [1]
+
+
 def test_api_metrics_export_pipeline_series_and_queue_depth(settings, redis_conn):
     telemetry.count(redis_conn, settings, "polls", "changed", amount=4)
     telemetry.count(redis_conn, settings, "dedup_decisions", "near")

@@ -43,42 +43,46 @@ def process_entry(entry: dict) -> str:
     if wait > 0 and job is not None:
         return _defer(rt, record, job, wait)
     rt.store.set_url_state(record.url_id, STARTED, attempts=attempt)
+    # One Redis round trip for the job's metrics, also when a retry is raised.
+    metrics = telemetry.Batch()
     try:
-        state, reason = _process(rt, record)
-    except (FetchError, StoreUnavailable) as exc:
-        state, reason = _failed(rt, record, job, exc, getattr(exc, "reason", "store-unavailable"),
-                                getattr(exc, "transient", True))
-    except Exception as exc:  # a bug or a library fault must not lose the URL: record it, retry, then fail
-        LOGGER.exception("unexpected error on %s", record.url)
-        state, reason = _failed(rt, record, job, exc, f"internal-error: {type(exc).__name__}", True)
-    LOGGER.info("url=%s feed=%s state=%s reason=%s duration=%.3fs", record.url, record.feed_url,
-                state, reason or "-", time.monotonic() - started)
-    telemetry.count(rt.redis, rt.settings, "url_outcomes", state)
-    if state in ("stored", "duplicate") and record.enqueued_at is not None:
-        latency = (datetime.now(timezone.utc) - record.enqueued_at).total_seconds()
-        telemetry.observe(rt.redis, rt.settings, "end_to_end_seconds", latency)
+        try:
+            state, reason = _process(rt, record, metrics)
+        except (FetchError, StoreUnavailable) as exc:
+            state, reason = _failed(rt, record, job, exc, getattr(exc, "reason", "store-unavailable"),
+                                    getattr(exc, "transient", True))
+        except Exception as exc:  # a bug or a library fault must not lose the URL: record it, retry, then fail
+            LOGGER.exception("unexpected error on %s", record.url)
+            state, reason = _failed(rt, record, job, exc, f"internal-error: {type(exc).__name__}", True)
+        LOGGER.info("url=%s feed=%s state=%s reason=%s duration=%.3fs", record.url, record.feed_url,
+                    state, reason or "-", time.monotonic() - started)
+        metrics.count("url_outcomes", state)
+        if state in ("stored", "duplicate") and record.enqueued_at is not None:
+            metrics.observe("end_to_end_seconds", (datetime.now(timezone.utc) - record.enqueued_at).total_seconds())
+    finally:
+        metrics.flush(rt.redis, rt.settings)
     return state
 
 
-def _process(rt: Runtime, entry: FeedEntry) -> tuple[str, str | None]:
+def _process(rt: Runtime, entry: FeedEntry, metrics: telemetry.Batch) -> tuple[str, str | None]:
     """The happy path: each stage takes one record and returns the next."""
     if rt.settings.respect_robots and not allowed_by_robots(rt.client, rt.redis, rt.settings, entry.url):
         raise RobotsDisallowed(entry.url)
     try:
         page = fetch_page(rt.client, entry.url, rt.settings)
     except FetchError as exc:
-        telemetry.count(rt.redis, rt.settings, "fetches", exc.reason)
+        metrics.count("fetches", exc.reason)
         if isinstance(exc, HTTPStatusError) and exc.status in (429, 503):
             # The publisher asked us to slow down: every worker leaves this host alone for a while.
             pause_host(rt.redis, rt.settings, host_of(entry.url), exc.retry_after or 60)
         raise
-    telemetry.count(rt.redis, rt.settings, "fetches", str(page.status))
+    metrics.count("fetches", str(page.status))
     extracting = time.monotonic()
     article = extract_article(page, entry)
-    telemetry.observe(rt.redis, rt.settings, "extraction_seconds", time.monotonic() - extracting)
+    metrics.observe("extraction_seconds", time.monotonic() - extracting)
     document = build_document(entry, page, article, decide(rt, entry.url_id, article))
     rt.store.publish(document, entry.url_id)
-    telemetry.count(rt.redis, rt.settings, "dedup_decisions", document.relation)
+    metrics.count("dedup_decisions", document.relation)
     return ("stored" if document.relation == ORIGINAL else "duplicate"), None
 
 
