@@ -42,6 +42,20 @@ class _Wiredesk:
         self.asked_to_stop = True
         super().request_stop(signum, frame)
 
+    def heartbeat(self, timeout=None, pipeline=None):
+        """rq's heartbeat, its three commands sent in one round trip: rq sends them one by one, once per job."""
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(timeout, pipe)
+            pipe.execute()
+
+    def set_state(self, state, pipeline=None):
+        """rq's set_state, skipping the write when the state is already so (rq sets `idle` twice per job)."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
     def run_maintenance_tasks(self):
         """rq's registry cleaning, then a reconcile pass (one worker at a time holds its lock)."""
         super().run_maintenance_tasks()
