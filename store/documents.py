@@ -44,7 +44,7 @@ def publish_many(store, items: list[tuple[Document, str]]) -> None:
     """Publish each (document, url_id) as `publish` would, in order, all in one transaction."""
     codec, now = store.codec, store.now()
     stamp = codec.dump_time(now)
-    docs = [(replace(doc, story_id=doc.story_id or doc.id), url_id) for doc, url_id in items]
+    docs = [(doc if doc.story_id else replace(doc, story_id=doc.id), url_id) for doc, url_id in items]
     with store._tx() as conn:
         lists = _stored_lists(store, conn, sorted({doc.id for doc, _ in docs}))
         doc_rows, story_rows, url_rows = [], [], []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 
 import pytest
 
@@ -86,6 +87,17 @@ def test_sqlite_writer_indexes_a_full_queue_itself(sqlite_url, monkeypatch):
     store.publish(make_doc("d2", "quay"), "u2")
     assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 0
     assert store._one("SELECT count(*) AS n FROM documents_fts WHERE documents_fts MATCH 'quay'")["n"] == 3
+    store.close()
+
+
+def test_sqlite_writer_indexes_a_queue_once_its_oldest_document_waited_long_enough(sqlite_url, monkeypatch):
+    monkeypatch.setattr(sqlite, "FLUSH_SECONDS", 0.3)
+    store = open_store(sqlite_url)
+    store.publish(make_doc("d0", "quay"), "u0")
+    assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 1
+    time.sleep(0.4)
+    store.publish(make_doc("d1", "quay"), "u1")  # the queue is young but its oldest document is not
+    assert store._one("SELECT count(*) AS n FROM fts_pending")["n"] == 0
     store.close()
 
 
