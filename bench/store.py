@@ -10,18 +10,24 @@ Targets (issue 6): >= 5,000 docs/s on SQLite; p95 <= 50 ms at 1M on both.
     .venv/bin/python -m bench.store [--docs 1000000] [--batch 1] [--backends sqlite,postgres] [--pg-url URL]
     .venv/bin/python bench/store.py ...   (the same)
 
+The insert time is the store's alone (making the documents is not timed); next to it, SQLite's figure
+has a baseline from the same run: bare FTS5 inserts of such documents, the ceiling of indexing alone.
 `--sqlite-path` and `--pg-schema` keep the loaded store for later runs, which time the queries on it
-again without loading (`--only` picks queries by name).
+again without loading (`--only` picks queries by name), after publishing `--sample N` more documents,
+timed: the insert rate at that size. `--copy` bulk-loads an empty PostgreSQL store with COPY, untimed
+(its own ingest rate, a few hundred documents per second, would take an hour for a million).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
 import random
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -41,8 +47,10 @@ if __package__ in (None, ""):  # run as a file: make the repository's packages i
 from config import load_settings  # noqa: E402
 from store.base import open_store  # noqa: E402
 from store.records import NEAR, ORIGINAL, Document, Query  # noqa: E402
+from store.rows import DOC_COLUMNS  # noqa: E402
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
+CEILING_DOCS = 50_000  # documents of the bare-FTS5 baseline
 REPEATS = 10  # timed runs of each query, after one warm-up run
 
 
@@ -62,11 +70,11 @@ def load_texts(corpus: Path) -> list[dict]:
     return texts
 
 
-def make_documents(texts: list[dict], count: int, seed: int = 7):
-    """`count` distinct documents from the base texts, about one in five a copy in an earlier story."""
-    rng = random.Random(seed)
+def make_documents(texts: list[dict], count: int, first: int = 0, seed: int = 7):
+    """`count` distinct documents numbered from `first`, about one in five a copy in an earlier story."""
+    rng = random.Random(seed + first)
     stories: list[str] = []
-    for i in range(count):
+    for i in range(first, first + count):
         base = texts[i % len(texts)]
         sentences = base["sentences"][:]
         rng.shuffle(sentences)
@@ -146,21 +154,57 @@ def size_of(store, url: str) -> int:
     return int(row["n"])
 
 
-def load(store, texts: list[dict], count: int, batch: int) -> float:
-    """Publish `count` documents (one call each, or `batch` per publish_many); seconds until all are searchable."""
-    start, pending = time.perf_counter(), []
-    for doc in make_documents(texts, count):
+def load(store, texts: list[dict], count: int, batch: int, first: int = 0) -> float:
+    """Publish `count` documents numbered from `first` (one call each, or `batch` per publish_many); seconds
+    the store spent until all are searchable (making the documents is not timed)."""
+    docs = make_documents(texts, count, first)
+    spent = 0.0
+    while chunk := [(doc, doc.id) for doc in itertools.islice(docs, max(batch, 1000))]:
+        start = time.perf_counter()
         if batch == 1:
-            store.publish(doc, doc.id)
-            continue
-        pending.append((doc, doc.id))
-        if len(pending) == batch:
-            store.publish_many(pending)
-            pending = []
-    if pending:
-        store.publish_many(pending)
+            for doc, url_id in chunk:
+                store.publish(doc, url_id)
+        else:
+            for at in range(0, len(chunk), batch):
+                store.publish_many(chunk[at:at + batch])
+        spent += time.perf_counter() - start
+    start = time.perf_counter()
     store.flush()
-    return time.perf_counter() - start
+    return spent + time.perf_counter() - start
+
+
+def fts5_ceiling(texts: list[dict], count: int) -> float:
+    """Docs/s of bare FTS5 inserts of the first `count` documents' title and text in one transaction, with the
+    store's tokenizer and nothing else (no row, no other index): what SQLite's indexing alone allows."""
+    rows = [(doc.title, doc.text) for doc in make_documents(texts, count)]
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(f"{tmp}/ceiling.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("CREATE VIRTUAL TABLE f USING fts5 (title, text, tokenize = 'unicode61 remove_diacritics 2')")
+        start = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO f (title, text) VALUES (?, ?)", rows)
+        conn.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+        conn.close()
+    return count / elapsed
+
+
+def copy_load(store, texts: list[dict], count: int) -> None:
+    """Bulk-load `count` documents into a PostgreSQL store with COPY (untimed preparation of a large store)."""
+    columns = DOC_COLUMNS + ("dated", "stored_at")
+    codec, stamp = store.codec, store.codec.dump_time(datetime.now(UTC))
+    docs = make_documents(texts, count)
+    with store._guard():
+        conn = store._conn()
+        while chunk := list(itertools.islice(docs, 10_000)):
+            with conn.transaction(), conn.cursor().copy(
+                    f"COPY documents ({', '.join(columns)}) FROM STDIN") as copy:
+                for doc in chunk:
+                    doc.story_id = doc.story_id or doc.id
+                    copy.write_row(codec.params(doc, DOC_COLUMNS) + [codec.dump_time(doc.published), stamp])
+            print(f"  copied {chunk[-1].id}", file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -169,21 +213,48 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(len(ordered) * share) - 1)]
 
 
-def run(backend: str, url: str, texts: list[dict], count: int, batch: int, only: set[str]) -> None:
-    """Load `count` documents into the store at `url` (unless it holds them already) and print its figures."""
-    store = open_store(url)
-    stored = store._one("SELECT count(*) AS n FROM documents")["n"]
-    if stored:
-        count, loaded = stored, f"{stored:,} docs already stored (not loaded again)"
-    else:
-        elapsed = load(store, texts, count, batch)
+def inserted(count: int, elapsed: float, batch: int) -> str:
+    """How fast `count` documents went in."""
+    return (f"{count:,} docs inserted in {elapsed:.1f}s = {count / elapsed:,.0f} docs/s"
+            f" ({'one publish per document' if batch == 1 else f'publish_many of {batch}'})")
+
+
+def analyze(store, url: str) -> None:
+    """Fresh planner statistics, as autovacuum / PRAGMA optimize would give (PostgreSQL: the GIN pending list
+    merged and the visibility map set, as autovacuum does after a bulk load)."""
+    if url.startswith("sqlite:"):
         with store._tx() as conn:
-            store._exec(conn, "ANALYZE")  # fresh planner statistics, as autovacuum / PRAGMA optimize would give
-        loaded = (f"{count:,} docs inserted in {elapsed:.1f}s = {count / elapsed:,.0f} docs/s"
-                  f" ({'one publish per document' if batch == 1 else f'publish_many of {batch}'})")
+            store._exec(conn, "ANALYZE")
+    else:
+        with store._guard():
+            store._conn().execute("VACUUM ANALYZE documents")
+
+
+def run(backend: str, url: str, texts: list[dict], count: int, batch: int, only: set[str], sample: int = 0,
+        copy: bool = False) -> None:
+    """Load `count` documents into the store at `url` (unless it holds them already: then publish `sample`
+    more, timed) and print its figures. `copy`: bulk-load with COPY instead, untimed (PostgreSQL)."""
+    store = open_store(url)
+    stored, how = store._one("SELECT count(*) AS n FROM documents")["n"], "already stored (not loaded again)"
+    if not stored and copy:
+        copy_load(store, texts, count)
+        analyze(store, url)
+        stored, how = count, "bulk-loaded with COPY (untimed)"
+    if stored:
+        loaded, timed = f"{stored:,} docs {how}", sample
+        count = stored + sample
+        if sample:
+            loaded += f"; then {inserted(sample, load(store, texts, sample, batch, first=stored), batch)}"
+    else:
+        elapsed, timed = load(store, texts, count, batch), count
+        analyze(store, url)
+        loaded = inserted(count, elapsed, batch)
+    if timed and url.startswith("sqlite:"):
+        bare = min(timed, CEILING_DOCS)
+        loaded += f" (bare FTS5 inserts of {bare:,} such documents: {fts5_ceiling(texts, bare):,.0f} docs/s)"
     size = size_of(store, url)
     times = time_queries(store, queries(pick_words(texts), count, pick_source(texts)), only)
-    every = [t for runs in times.values() for t in runs]
+    every = [t for runs in times.values() for t in runs] or [math.nan]
     print(f"{backend}: {loaded}; {size / count:,.0f} bytes/doc; all queries p50 {statistics.median(every):.1f} ms,"
           f" p95 {percentile(every, 0.95):.1f} ms; load average {os.getloadavg()[0]:.1f}", flush=True)
     for name, runs in times.items():
@@ -200,6 +271,10 @@ def main() -> None:
     parser.add_argument("--sqlite-path", help="keep the SQLite store in this file (reused when it holds documents)")
     parser.add_argument("--pg-schema", help="keep the PostgreSQL store in this schema (reused when it holds documents)")
     parser.add_argument("--only", action="append", default=[], help="a query name to time (repeat; default: all)")
+    parser.add_argument("--sample", type=int, default=0,
+                        help="into a store that already holds documents, publish this many more, timed")
+    parser.add_argument("--copy", action="store_true",
+                        help="PostgreSQL: bulk-load an empty store with COPY, untimed (then --sample times inserts)")
     args = parser.parse_args()
     only = set(args.only)
     texts = load_texts(load_settings().corpus)
@@ -207,7 +282,8 @@ def main() -> None:
           flush=True)
     for backend in args.backends.split(","):
         if backend == "sqlite" and args.sqlite_path:
-            run(backend, f"sqlite:///{os.path.abspath(args.sqlite_path)}", texts, args.docs, args.batch, only)
+            run(backend, f"sqlite:///{os.path.abspath(args.sqlite_path)}", texts, args.docs, args.batch, only,
+                args.sample)
         elif backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
                 run(backend, f"sqlite:///{tmp}/bench.db", texts, args.docs, args.batch, only)
@@ -216,7 +292,8 @@ def main() -> None:
             with psycopg.connect(args.pg_url, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             try:
-                run(backend, f"{args.pg_url}?options=-csearch_path%3D{schema}", texts, args.docs, args.batch, only)
+                run(backend, f"{args.pg_url}?options=-csearch_path%3D{schema}", texts, args.docs, args.batch, only,
+                    args.sample, args.copy)
             finally:
                 if not args.pg_schema:
                     with psycopg.connect(args.pg_url, autocommit=True) as conn:
