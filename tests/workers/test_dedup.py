@@ -89,6 +89,23 @@ def test_copy_finds_its_original_in_the_previous_bucket_and_retries_keep_their_a
     assert later.decide(c, story_text(10)).relation == ORIGINAL
 
 
+def test_decisions_survive_a_dropped_connection_and_a_fork(redis_conn, settings):
+    index = DedupIndex(redis_conn, settings)
+    a, b, c, d = ids(4)
+    text = story_text(11)
+    assert index.decide(a, text).relation == ORIGINAL
+    host, port = index._conn._sock.getsockname()[:2]
+    redis_conn.client_kill(f"{host}:{port}")  # the server drops the index's own connection
+    assert index.decide(b, text).duplicate_of == a
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=lambda: results.put(index.decide(c, text).duplicate_of))
+    child.start()
+    assert results.get(timeout=30) == a  # the child decides on a connection of its own...
+    child.join(timeout=10)
+    assert index.decide(d, text).duplicate_of == a  # ...and leaves the parent's one usable
+
+
 def test_worker_with_a_late_clock_moves_to_the_sealed_buckets_successor(redis_conn, settings):
     today = time.time()
     ahead, behind = DedupIndex(redis_conn, settings), DedupIndex(redis_conn, settings)
