@@ -6,11 +6,17 @@ numbers, and names reduced to a transliteration-insensitive consonant skeleton (
 pick the candidates, so a probe reads only documents that could pass (2). Every document that reaches `match`
 is indexed, translations too (under their story's id), so a third language can join through either version.
 
+The encoder is the costly step (~16 ms a document), and most documents never meet a candidate in another
+language whose anchors agree: then no cosine is needed. Such a document is indexed with its compressed text
+instead of its embedding, and is embedded only if a later document picks it as a candidate (which writes the
+embedding back). Decisions are the same as embedding everything at once; only the moment of encoding moves.
+
 Redis keys (TTL = the dedup window, refreshed on write), all under one hash tag so the Lua scripts run on
 Redis Cluster (the whole index then lives on one shard; it is small: ~1.6 KB per document):
   {P:xl}:seq          insertion counter; each indexed document gets the next value
   {P:xl}:a:<anchor>   ZSET doc_id -> seq: the documents carrying an anchor (trimmed to KEEP_PER_ANCHOR)
-  {P:xl}:d:<doc_id>   HASH v (int8 embedding), l (language), s (story id), n (number of anchors)
+  {P:xl}:d:<doc_id>   HASH v (int8 embedding) or t (zlib of the text to embed, until someone needs v),
+                      l (language), s (story id), n (number of anchors)
   {P:xl}:r:<doc_id>   the decision already taken for doc_id ("" = original), for idempotent retries
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -154,11 +161,39 @@ for i = 4, #KEYS do
   redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -tonumber(ARGV[8]) - 1)
   redis.call('EXPIRE', KEYS[i], ttl)
 end
-redis.call('HSET', KEYS[3], 'v', ARGV[5], 'l', ARGV[6], 's', ARGV[7], 'n', ARGV[9])
+redis.call('HSET', KEYS[3], ARGV[11], ARGV[5], 'l', ARGV[6], 's', ARGV[7], 'n', ARGV[9])
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('SET', KEYS[2], ARGV[10], 'EX', ttl)
 return {'inserted'}
 """
+
+# A lazily indexed document's embedding, written back by whoever computed it (unless the document expired).
+_FILL = """
+if redis.call('HEXISTS', KEYS[1], 't') == 1 then
+  redis.call('HSET', KEYS[1], 'v', ARGV[1])
+  redis.call('HDEL', KEYS[1], 't')
+end
+"""
+
+
+class _Embedding:
+    """A document's embedding, computed on first use: most documents never need one."""
+
+    def __init__(self, content: str):
+        self.content = content[:MAX_CHARS]
+        self._vector: np.ndarray | None = None
+
+    @property
+    def vector(self) -> np.ndarray:
+        if self._vector is None:
+            self._vector = embed(self.content)
+        return self._vector
+
+    def stored(self) -> tuple[str, bytes]:
+        """The hash field and value that index this document: its embedding if computed, else its text."""
+        if self._vector is None:
+            return "t", zlib.compress(self.content.encode("utf-8"))
+        return "v", pack(self._vector)
 
 
 class CrossLingualIndex:
@@ -170,6 +205,7 @@ class CrossLingualIndex:
         self.prefix = f"{{{settings.key_prefix}:xl}}"
         self._probe = redis.register_script(_PROBE)
         self._insert = redis.register_script(_INSERT)
+        self._fill = redis.register_script(_FILL)
 
     def _key(self, kind: str, name: str = "") -> str:
         return f"{self.prefix}:{kind}:{name}" if name else f"{self.prefix}:{kind}"
@@ -193,7 +229,7 @@ class CrossLingualIndex:
         anchors = sorted(extract_anchors(content))
         if _letters(content) < MIN_CONTENT_LETTERS or not anchors:
             return None
-        vector = embed(content)
+        embedding = _Embedding(content)
         anchor_keys = [self._key("a", a) for a in anchors]
         reply = self._probe(keys=[self._key("seq"), record, *anchor_keys], args=[MAX_POSTING])
         if reply[0] == b"done":
@@ -203,12 +239,14 @@ class CrossLingualIndex:
         shared = Counter(m for posting in postings if posting != b"*" for m in posting.decode().split())
         shared.pop(doc_id, None)
         for _ in range(CONFLICT_RETRIES):
-            best = self._best(vector, language, shared, len(anchors))
+            best = self._best(embedding, language, shared, len(anchors))
+            field, value = embedding.stored()
             reply = self._insert(
                 keys=[self._key("seq"), record, self._key("d", doc_id), *usable,
                       *(k for k in anchor_keys if k not in usable)],
-                args=[seen, self.ttl, doc_id, 0 if best else len(usable), pack(vector), language,
-                      best.story_id if best else doc_id, KEEP_PER_ANCHOR, len(anchors), _encode_decision(best)],
+                args=[seen, self.ttl, doc_id, 0 if best else len(usable), value, language,
+                      best.story_id if best else doc_id, KEEP_PER_ANCHOR, len(anchors), _encode_decision(best),
+                      field],
             )
             if reply[0] == b"done":
                 return _decode_decision(reply[1])
@@ -218,6 +256,12 @@ class CrossLingualIndex:
             fresh = set(reply[2].decode().split()) - {doc_id}
             shared = self._count_shared(fresh, usable)
         raise RuntimeError(f"cross-lingual index kept changing under {doc_id}")
+
+    def _embed_lazy(self, doc_id: str, text: bytes) -> bytes:
+        """The packed embedding of a document indexed with its text, written back for the next reader."""
+        packed = pack(embed(zlib.decompress(text).decode("utf-8")))
+        self._fill(keys=[self._key("d", doc_id)], args=[packed])
+        return packed
 
     def _count_shared(self, doc_ids: set[str], anchor_keys: list[str]) -> Counter:
         """How many of `anchor_keys` each of `doc_ids` carries."""
@@ -230,25 +274,39 @@ class CrossLingualIndex:
             counts.update(d for d, s in zip(sorted(doc_ids), row) if s is not None)
         return counts
 
-    def _best(self, vector: np.ndarray, language: str, shared: Counter, anchors: int) -> Match | None:
-        """The most similar candidate in another language whose anchors agree with the document's, if any."""
+    def _best(self, embedding: _Embedding, language: str, shared: Counter, anchors: int) -> Match | None:
+        """The most similar candidate in another language whose anchors agree with the document's, if any.
+
+        Only here are embeddings needed: the document's own, and those of candidates indexed lazily.
+        """
         candidates = [d for d, _ in shared.most_common(MAX_CANDIDATES)]
         if not candidates:
             return None
-        with self.redis.pipeline(transaction=False) as pipe:
-            for doc in candidates:
-                pipe.hmget(self._key("d", doc), "v", "l", "s", "n")
-            rows = pipe.execute()
+        # Language and anchor count first: most candidates stop there, before their embedding is read.
+        rows = self._read(candidates, "l", "s", "n")
         kept = [(doc, row) for doc, row in zip(candidates, rows)
-                if row[0] and row[1].decode() != language and anchors_agree(shared[doc], anchors, int(row[3]))]
+                if row[0] and row[0].decode() != language and anchors_agree(shared[doc], anchors, int(row[2]))]
         if not kept:
             return None
-        scores = np.stack([unpack(row[0]) for _, row in kept]) @ vector
+        stored = self._read([doc for doc, _ in kept], "v", "t")
+        # (A candidate may have expired since the first read: it has neither field then.)
+        kept = [(doc, row, vector, text) for (doc, row), (vector, text) in zip(kept, stored) if vector or text]
+        if not kept:
+            return None
+        scores = np.stack([unpack(vector or self._embed_lazy(doc, text)) for doc, _, vector, text in kept])
+        scores = scores @ embedding.vector
         top = int(np.argmax(scores))
         if scores[top] < MIN_COSINE:
             return None
-        doc, row = kept[top]
-        return Match(story_id=row[2].decode(), duplicate_of=doc, score=round(float(scores[top]), 4))
+        doc, row, _, _ = kept[top]
+        return Match(story_id=row[1].decode(), duplicate_of=doc, score=round(float(scores[top]), 4))
+
+    def _read(self, doc_ids: list[str], *fields: str) -> list[list]:
+        """`fields` of each document's hash, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for doc in doc_ids:
+                pipe.hmget(self._key("d", doc), *fields)
+            return pipe.execute()
 
 
 def _encode_decision(match: Match | None) -> str:

@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from config import Settings
+from workers import crosslingual
 from workers.crosslingual import MIN_COSINE, CrossLingualIndex, embed, extract_anchors
 
 DATA = Path(__file__).parent / "data"
@@ -59,6 +60,21 @@ def test_a_later_language_can_join_through_a_translation(index, french, english)
     index.match("en-1", english, "en")
     found = index.match("en-as-de", english, "de")
     assert found is not None and found.story_id == "fr-1"
+
+
+def test_a_document_is_embedded_only_once_a_candidate_in_another_language_needs_it(
+        index, redis_conn, french, english, monkeypatch):
+    encoded = []
+    monkeypatch.setattr(crosslingual, "embed", lambda text: encoded.append(text[:12]) or embed(text))
+    assert index.match("fr-1", french, "fr") is None
+    assert index.match("fr-2", french, "fr") is None
+    assert encoded == []
+    assert redis_conn.hexists(index._key("d", "fr-1"), "t") and not redis_conn.hexists(index._key("d", "fr-1"), "v")
+    assert index.match("en-1", english, "en").duplicate_of in ("fr-1", "fr-2")
+    assert len(encoded) == 3  # en-1 itself, and both French candidates, each once
+    assert redis_conn.hexists(index._key("d", "fr-1"), "v") and not redis_conn.hexists(index._key("d", "fr-1"), "t")
+    assert index.match("en-as-de", english, "de").story_id in ("fr-1", "fr-2")
+    assert len(encoded) == 4  # the candidates' embeddings were written back: only en-as-de is encoded
 
 
 def test_documents_in_the_same_language_are_left_to_same_language_dedup(index, french):
