@@ -43,6 +43,15 @@ def test_relative_links_resolve_against_the_feed_url(settings):
     assert parsed.entries[0].canonical_url == "https://news.example.org/story/1.html"
 
 
+def test_summary_and_title_keep_text_but_no_markup_scripts_or_styles(settings):
+    summary = ("<description><![CDATA[<p>Troops <b>entered</b> Kharkiv &amp; Izium.</p>"
+               "<script>track('x')</script><style>p{color:red}</style><img src=x onerror=alert(1)>]]></description>")
+    parsed = parse_feed(rss(item("https://news.example.org/a", extra=summary)), FEED_URL, settings, now=NOW)
+    [entry] = parsed.entries
+    assert entry.summary == "Troops entered Kharkiv & Izium."
+    assert entry.title == "T https://news.example.org/a"
+
+
 def test_google_news_link_resolves_to_the_publisher_url_it_carries(settings):
     link = "https://news.google.com/news/url?sa=t&amp;url=https://publisher.example/story-1&amp;ct=ga"
     parsed = parse_feed(rss(item(link)), FEED_URL, settings, now=NOW)
