@@ -63,8 +63,16 @@ class Store(ABC):
         """Feeds whose next poll time is unset or not after `now`, and not gone; oldest due first."""
 
     @abstractmethod
+    def get_feeds(self, urls: list[str]) -> dict[str, Feed]:
+        """The feeds of `urls` that exist, by URL (one query where one would take a query each)."""
+
+    @abstractmethod
     def save_feed(self, feed: Feed, old_url: str | None = None) -> None:
         """Write a feed's whole state; `old_url` renames it (301/308)."""
+
+    @abstractmethod
+    def save_feeds(self, feeds: list[tuple[Feed, str | None]]) -> None:
+        """`save_feed` for many (feed, old_url) pairs in one transaction."""
 
     # URL states: every URL that entered the queue, from enqueue to its final state
     @abstractmethod

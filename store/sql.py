@@ -94,10 +94,20 @@ class SQLStore(Store):
     @abstractmethod
     def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
         """(window SQL, few SQL, text params) for documents matching `tq` and `conds`, as rows of seq, id,
-        story_id and rank (higher is better). The window lists the newest below a seq bound, newest first
-        (parameters: text params, bound, `conds`' params, row limit); when `passing` (< relevance.SELECTIVE)
+        story_id and rank (higher is better). The window lists the newest in a seq range, newest first
+        (parameters: text params, lowest seq, seq bound, `conds`' params, row limit); when `passing` (< relevance.SELECTIVE)
         documents pass `conds`, `few` lists every match among them, in any order, perhaps with more of them
         given a NULL rank for no match (parameters: text params, `conds`')."""
+
+    def window_span(self, tq) -> int | None:
+        """How many seqs below its bound a relevance window of `tq` looks at first (then four times more, and so
+        on, until it has its matches), for queries the database would otherwise test row by row all the way
+        down; None: the whole range at once."""
+        return None
+
+    def window_rows(self, sql: str, params: list) -> list:
+        """Rows of a relevance window statement over one bounded seq range (see window_span)."""
+        return self._rows(sql, params)
 
     def _index_due(self, conn) -> None:
         """Inside a publish transaction: index queued documents if the backend defers it and they are due."""
@@ -206,8 +216,7 @@ class SQLStore(Store):
             return bool(self._exec(conn, "DELETE FROM feeds WHERE url = ? RETURNING url", [url]).fetchall())
 
     def get_feed(self, url: str) -> Feed | None:
-        row = self._one(f"SELECT {column_list(FEED_COLUMNS)} FROM feeds WHERE url = ?", [url])
-        return None if row is None else self.codec.feed(row)
+        return self.get_feeds([url]).get(url)
 
     def list_feeds(self) -> list[Feed]:
         return [self.codec.feed(row) for row in self._rows(f"SELECT {column_list(FEED_COLUMNS)} FROM feeds ORDER BY url")]
@@ -220,14 +229,27 @@ class SQLStore(Store):
             sql, params = sql + " LIMIT ?", params + [limit]
         return [self.codec.feed(row) for row in self._rows(sql, params)]
 
+    def get_feeds(self, urls: list[str]) -> dict[str, Feed]:
+        found: dict[str, Feed] = {}
+        for start in range(0, len(urls), BATCH):
+            chunk = urls[start:start + BATCH]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._rows(f"SELECT {column_list(FEED_COLUMNS)} FROM feeds WHERE url IN ({marks})", chunk):
+                feed = self.codec.feed(row)
+                found[feed.url] = feed
+        return found
+
     def save_feed(self, feed: Feed, old_url: str | None = None) -> None:
-        params = self._feed_params(feed, self.now())
-        updates = ", ".join(f"{name} = excluded.{name}" for name in FEED_COLUMNS if name not in ("url", "added_at"))
+        self.save_feeds([(feed, old_url)])
+
+    def save_feeds(self, feeds: list[tuple[Feed, str | None]]) -> None:
+        now = self.now()
+        moved = [[old_url] for feed, old_url in feeds if old_url and old_url != feed.url]
         with self._tx() as conn:
-            if old_url and old_url != feed.url:
-                self._exec(conn, "DELETE FROM feeds WHERE url = ?", [old_url])
-            self._exec(conn, _insert("feeds", FEED_COLUMNS, 1) + f" ON CONFLICT (url) DO UPDATE SET {updates},"
-                       " added_at = COALESCE(feeds.added_at, excluded.added_at)", params)
+            cursor = conn.cursor()
+            if moved:
+                cursor.executemany(self._sql("DELETE FROM feeds WHERE url = ?"), moved)
+            cursor.executemany(self._sql(_FEED_UPSERT), [self._feed_params(feed, now) for feed, _ in feeds])
 
     def _feed_params(self, feed: Feed, now: datetime) -> list:
         """A feed's row, added now unless it says when."""
@@ -317,3 +339,8 @@ def _insert(table: str, columns: tuple[str, ...], rows: int) -> str:
     """A multi-row INSERT statement with placeholders."""
     one = "(" + ", ".join("?" * len(columns)) + ")"
     return f"INSERT INTO {table} ({column_list(columns)}) VALUES " + ", ".join([one] * rows)
+
+
+_FEED_UPSERT = (_insert("feeds", FEED_COLUMNS, 1) + " ON CONFLICT (url) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in FEED_COLUMNS if name not in ("url", "added_at"))
+                + ", added_at = COALESCE(feeds.added_at, excluded.added_at)")

@@ -94,6 +94,26 @@ def test_save_feed_writes_state_and_renames_on_redirect(store):
     assert store.stats()["feeds"] == {}
 
 
+
+def test_save_feeds_writes_a_batch_in_one_call_and_get_feeds_finds_only_existing(store):
+    urls = [f"https://h{n}/feed" for n in range(700)]  # more than one multi-row statement's worth
+    store.add_feeds([Feed(url=url) for url in urls])
+    feeds = store.get_feeds(urls + ["https://missing/feed"])
+    assert sorted(feeds) == sorted(urls)
+    saves = []
+    for n, url in enumerate(urls):
+        feed = feeds[url]
+        feed.polls, feed.next_poll = n, NOW + timedelta(minutes=n)
+        saves.append((feed, None))
+    moved = feeds[urls[0]]
+    moved.url = "https://h0-new/feed"
+    saves[0] = (moved, urls[0])
+    store.save_feeds(saves)
+    after = store.get_feeds(urls + ["https://h0-new/feed"])
+    assert urls[0] not in after and after["https://h0-new/feed"].polls == 0
+    assert [after[url].polls for url in urls[1:]] == list(range(1, 700))
+    assert after[urls[699]].next_poll == NOW + timedelta(minutes=699)
+
 def _publish_many(store, prefix: str, count: int) -> None:
     """Child process body: publish `count` documents through the store inherited from the parent."""
     for i in range(count):
