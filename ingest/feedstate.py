@@ -20,6 +20,8 @@ LOGGER = logging.getLogger(__name__)
 OK, BACKOFF, GONE, NOT_A_FEED = "ok", "backoff", "gone", "not-a-feed"
 FAILED_RESULTS = ("failed", "gone", "not-a-feed")
 
+FeedSave = tuple[Feed, str | None]  # a feed's new state, and the URL it had before a permanent redirect
+
 
 @dataclass(frozen=True)
 class FeedOutcome:
@@ -33,10 +35,14 @@ class FeedOutcome:
     error: str | None = None
 
 
-def apply_result(settings: Settings, store, redis: Redis, feed: Feed, result, now: datetime) -> FeedOutcome:
-    """Enqueue the new entries of `result` (a poller.FetchResult) and save the feed's new state."""
+def apply_result(settings: Settings, store, redis: Redis, feed: Feed, result,
+                 now: datetime) -> tuple[FeedOutcome, FeedSave]:
+    """Enqueue the new entries of `result` (a poller.FetchResult); return the outcome and the feed's new state.
+
+    The caller saves the state (`store.save_feeds`), so that a pass can save many feeds in one transaction.
+    """
     if result.error is not None:
-        return _record_failure(settings, store, feed, result.error, now)
+        return _record_failure(settings, feed, result.error, now)
     fetch = result.fetch
     updated = replace(
         feed,
@@ -68,8 +74,7 @@ def apply_result(settings: Settings, store, redis: Redis, feed: Feed, result, no
     if fetch.permanent_redirect and fetch.final_url != feed.url:
         LOGGER.info("feed %s moved permanently to %s", feed.url, fetch.final_url)
         old_url, updated.url = feed.url, fetch.final_url
-    store.save_feed(updated, old_url=old_url)
-    return outcome
+    return outcome, (updated, old_url)
 
 
 def _enqueue_new(settings: Settings, store, redis: Redis, entries, feed_url: str, now: datetime) -> int:
@@ -82,7 +87,7 @@ def _enqueue_new(settings: Settings, store, redis: Redis, entries, feed_url: str
     return enqueue_entries(redis, settings, fresh)
 
 
-def _record_failure(settings: Settings, store, feed: Feed, error: Exception, now: datetime) -> FeedOutcome:
+def _record_failure(settings: Settings, feed: Feed, error: Exception, now: datetime) -> tuple[FeedOutcome, FeedSave]:
     """Count the failure, back off (410 stops the feed), and record what went wrong."""
     status = getattr(error, "status", None)
     failures = feed.failures + 1
@@ -103,6 +108,5 @@ def _record_failure(settings: Settings, store, feed: Feed, error: Exception, now
         state=state,
         next_poll=None if state == GONE else next_poll_after_failure(settings, now, failures, retry_after),
     )
-    store.save_feed(updated)
     LOGGER.info("feed %s: %s", feed.url, message)
-    return FeedOutcome(feed.url, result, status, error=message)
+    return FeedOutcome(feed.url, result, status, error=message), (updated, None)

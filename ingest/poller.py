@@ -1,7 +1,8 @@
 """One polling pass: due feeds, a Redis lease per feed, bounded concurrency, new entries enqueued once.
 
 Threads only fetch and parse; every store and queue write happens in the calling thread, so a store
-connection is never shared between threads.
+connection is never shared between threads. Feed states are saved in batches (a transaction per feed was
+most of the cost of an unchanged feed), and a feed's lease is given back only once its state is saved.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from store.records import Feed
 LOGGER = logging.getLogger(__name__)
 
 LEASE_MARGIN = 30.0
+SAVE_BATCH = 200  # feed states per transaction
+SAVE_EVERY = 1.0  # seconds a finished feed's state may wait for its batch
 RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
@@ -87,12 +90,32 @@ class _Running:
 
 @dataclass
 class _Dispatch:
-    """Feeds waiting per host, what runs now, and finished feeds whose leases are still to give back."""
+    """Feeds waiting per host, what runs now, finished feeds to save, and leases still to give back."""
 
     waiting: dict[str, deque] = field(default_factory=dict)
     active: Counter = field(default_factory=Counter)
     running: dict[Future, _Running] = field(default_factory=dict)
+    unsaved: list[feedstate.FeedSave] = field(default_factory=list)
+    held: list[tuple[str, str]] = field(default_factory=list)
+    unsaved_since: float = 0.0
     releases: list[tuple[str, str]] = field(default_factory=list)
+
+    def finished(self, run: _Running, save: feedstate.FeedSave) -> None:
+        """Keep a finished feed's new state, and its lease until that state is saved."""
+        if not self.unsaved:
+            self.unsaved_since = time.monotonic()
+        self.unsaved.append(save)
+        self.held.append((run.feed.url, run.token))
+
+    def save(self, store, *, now: bool = False) -> None:
+        """Save the kept feed states in one transaction when the batch is full or old (or `now`)."""
+        if not self.unsaved or not (now or len(self.unsaved) >= SAVE_BATCH
+                                    or time.monotonic() - self.unsaved_since >= SAVE_EVERY):
+            return
+        store.save_feeds(self.unsaved)
+        self.unsaved.clear()
+        self.releases += self.held
+        self.held.clear()
 
 
 def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = False, now: datetime | None = None,
@@ -116,14 +139,17 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
                     _report(summary, progress, outcome)
                 if not state.running:
                     continue
-                done, _ = wait(list(state.running), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(state.running), timeout=SAVE_EVERY, return_when=FIRST_COMPLETED)
                 for future in done:
                     run = state.running.pop(future)
                     state.active[run.host] -= 1
-                    state.releases.append((run.feed.url, run.token))
-                    _report(summary, progress,
-                            feedstate.apply_result(settings, store, redis, run.feed, future.result(), now))
+                    outcome, save = feedstate.apply_result(settings, store, redis, run.feed, future.result(), now)
+                    state.finished(run, save)
+                    _report(summary, progress, outcome)
+                state.save(store)
+            state.save(store, now=True)
     finally:
+        # Leases of feeds whose state could not be saved are kept: they expire on their own.
         _exchange_leases(redis, settings, state.releases, [])
     summary.duration = time.monotonic() - started
     for result, number in summary.results.items():
@@ -147,10 +173,11 @@ def _dispatch(settings: Settings, store, redis: Redis, client: httpx.Client, poo
     if not picked:
         return []
     tokens = _exchange_leases(redis, settings, state.releases, [feed.url for _, feed in picked])
+    # Re-read under the lease: another poller may have polled it since the due list was read.
+    current = store.get_feeds([feed.url for (_, feed), token in zip(picked, tokens) if token])
     skipped = []
     for (host, feed), token in zip(picked, tokens):
-        # Re-read under the lease: another poller may have polled it since the due list was read.
-        fresh = store.get_feed(feed.url) if token else None
+        fresh = current.get(feed.url) if token else None
         if token and (fresh is None or not (all_feeds or fresh.next_poll is None or fresh.next_poll <= now)):
             state.releases.append((feed.url, token))
             fresh = None

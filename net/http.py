@@ -178,14 +178,16 @@ def _follow(client: httpx.Client, url: str, settings: Settings, headers: dict[st
         _check_target(url, current, settings)
         # Set here rather than left to httpx, which also asks for br/zstd when those packages are installed.
         request = client.build_request("GET", current, headers={**headers, "Accept-Encoding": "gzip, deflate"})
-        cookies.set_cookie_header(request)
+        if cookies:  # building the header costs a urllib Request shim: only when there is one to send
+            cookies.set_cookie_header(request)
         hop = (current, request.headers.get("cookie", ""))
         if hop in seen:
             raise TooManyRedirects(url, f"loops back to {current}")
         seen.add(hop)
         response = client.send(request, stream=True)
         try:
-            cookies.extract_cookies(response)
+            if "set-cookie" in response.headers:
+                cookies.extract_cookies(response)
             location = response.headers.get("location")
             if response.status_code in _REDIRECT_STATUSES and location:
                 if len(redirects) >= settings.fetch_max_redirects:

@@ -6,9 +6,11 @@ import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+import pytest
 from rq import Queue
 
-from ingest.poller import poll_feeds
+from ingest.poller import _lease_key, poll_feeds
+from store.base import StoreUnavailable
 from store.records import Feed
 from tests.ingest.conftest import conditional_route
 
@@ -147,10 +149,26 @@ def test_html_page_marks_not_a_feed_with_suggestions(settings, store, redis_conn
 
 
 def test_feed_leased_by_another_poller_is_skipped(settings, store, redis_conn, http_server):
-    from ingest.poller import _lease_key
-
     url = http_server.add("/f", rss_body(["https://a.example/1"]))
     store.add_feeds([Feed(url=url)])
     redis_conn.set(_lease_key(settings, url), "someone-else", px=60_000)
     summary = poll_feeds(settings, store, redis_conn)
     assert (summary.skipped, summary.polled) == (1, 0) and http_server.hits.get("/f") is None
+
+
+def test_lease_is_kept_until_the_feed_state_is_saved(settings, store, redis_conn, http_server, monkeypatch):
+    url = http_server.add("/f", rss_body(["https://a.example/1"]))
+    store.add_feeds([Feed(url=url)])
+
+    def down(saves):
+        raise StoreUnavailable("store restarting")
+
+    monkeypatch.setattr(store, "save_feeds", down)
+    with pytest.raises(StoreUnavailable):
+        poll_feeds(settings, store, redis_conn)
+    # The state was not saved, so another poller must not take the feed until the lease expires.
+    assert redis_conn.get(_lease_key(settings, url)) is not None
+    monkeypatch.undo()
+    redis_conn.delete(_lease_key(settings, url))
+    poll_feeds(settings, store, redis_conn)
+    assert redis_conn.get(_lease_key(settings, url)) is None and store.get_feed(url).polls == 1
