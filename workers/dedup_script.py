@@ -34,6 +34,12 @@ local mode, expire_at, hint = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local bands, record, prior = ARGV[4], ARGV[5], ARGV[6]
 local doc = string.sub(record, 1, 10)
 local RS, BK, EW = $record_size, $band_key_size, 5
+-- Each band's shard-selecting word and fingerprint, read once for both probes and the insert.
+local band_word, band_fp = {}, {}
+for k = 1, #bands, BK do
+  band_word[#band_word + 1] = struct.unpack('>I4', bands, k)
+  band_fp[#band_fp + 1] = string.sub(bands, k + 4, k + 5)
+end
 
 local function doc_shard(key, bits)
   -- The id's last two bytes: uniform for url_id hashes and still spread for sequential test ids.
@@ -50,38 +56,50 @@ local function find_aligned(haystack, needle, width)
   end
 end
 
-local function estimate(a, b)
-  -- Matching slots, corrected for the 1/256 chance agreement of one-byte values.
-  local function jaccard(off, n)
+-- Shard field names, each made once: both buckets usually have the same shard counts, and number-to-string
+-- conversion is one of the dearer steps of a probe.
+local band_field = setmetatable({}, {__index = function(names, shard)
+  local name = 'b' .. shard
+  names[shard] = name
+  return name
+end})
+
+local own_slots  -- the document's sketch bytes, unpacked once for all its candidates
+
+local function estimate(cand)
+  -- Matching slots, corrected for the 1/256 chance agreement of one-byte values. Slots are compared as
+  -- unpacked byte tables: two string.byte calls a slot would cost three times as much.
+  own_slots = own_slots or {string.byte(record, 19, RS)}
+  local slots = {string.byte(cand, 19, RS)}
+  local function jaccard(first, last)
     local same = 0
-    for i = off, off + n - 1 do
-      if string.byte(a, i) == string.byte(b, i) then same = same + 1 end
+    for i = first, last do
+      if own_slots[i] == slots[i] then same = same + 1 end
     end
-    return math.max(0, (same / n - 1 / 256) / (1 - 1 / 256))
+    return math.max(0, (same / (last - first + 1) - 1 / 256) / (1 - 1 / 256))
   end
-  local sa, sb = struct.unpack('>I2', a, 17), struct.unpack('>I2', b, 17)
-  local j = jaccard(19, $num_perm)
-  local jl = jaccard(19 + $num_perm, $lead_perm)
+  local sa, sb = struct.unpack('>I2', record, 17), struct.unpack('>I2', cand, 17)
+  local j = jaccard(1, $num_perm)
+  local jl = jaccard($num_perm + 1, $num_perm + $lead_perm)
   local la, lb = math.min(sa, $lead_shingles), math.min(sb, $lead_shingles)
   -- |A and B| from J and the set sizes; the shared lead is a lower bound on the shared whole.
   local shared = math.max(j * (sa + sb) / (1 + j), jl * (la + lb) / (1 + jl))
   return math.min(1, shared / math.max(1, math.min(sa, sb))), shared
 end
 
--- Look the document up in one bucket: its earlier decision (a retried job) in b.known, else its best
--- verified match in b.key/b.rel/b.sim; b keeps what an insert into the bucket needs.
-local function probe(key)
+-- Look the document up in one bucket, given its 'm' field: its earlier decision (a retried job) in b.known,
+-- else its best verified match in b.key/b.rel/b.sim; b keeps what an insert into the bucket needs.
+local function probe(key, meta)
   local b = {shards = {}, sim = -1}
-  local meta = redis.call('HGET', key, 'm')
   if not meta then return b end
   local x, y = string.match(meta, '(%d+) (%d+)')
   b.bbits, b.dbits = tonumber(x), tonumber(y)
   b.dshard = doc_shard(doc, b.dbits)
   local shard_mask, fields, at = bit.lshift(1, b.bbits) - 1, {'r' .. b.dshard, 'd' .. b.dshard}, {}
-  for k = 1, #bands, BK do
-    local shard = bit.band(struct.unpack('>I4', bands, k), shard_mask)
+  for i = 1, #band_word do
+    local shard = bit.band(band_word[i], shard_mask)
     if not at[shard] then
-      fields[#fields + 1] = 'b' .. shard
+      fields[#fields + 1] = band_field[shard]
       at[shard] = #fields
     end
   end
@@ -103,9 +121,9 @@ local function probe(key)
   for shard, i in pairs(at) do
     b.shards[shard] = values[i] or ''
   end
-  for k = 1, #bands, BK do
-    local entries = b.shards[bit.band(struct.unpack('>I4', bands, k), shard_mask)]
-    local fp, init = string.sub(bands, k + 4, k + 5), 1
+  for i = 1, #band_word do
+    local entries = b.shards[bit.band(band_word[i], shard_mask)]
+    local fp, init = band_fp[i], 1
     while true do
       pos = string.find(entries, fp, init, true)
       if not pos then break end
@@ -121,7 +139,7 @@ local function probe(key)
             if string.sub(cand, 11, 16) == string.sub(record, 11, 16) then
               rel, sim = 'e', 1
             else
-              local containment, shared = estimate(record, cand)
+              local containment, shared = estimate(cand)
               if containment >= $min_containment and shared >= $min_shared then rel, sim = 'n', containment end
             end
             if rel and sim > b.sim then b.key, b.rel, b.sim = string.sub(cand, 1, 10), rel, sim end
@@ -134,8 +152,14 @@ local function probe(key)
   return b
 end
 
+-- Seal an older bucket (a write only the first time) and return its 'm' field, both from one read.
 local function seal(key, at)
-  if redis.call('HSETNX', key, 's', '1') == 1 then redis.call('EXPIREAT', key, at) end
+  local head = redis.call('HMGET', key, 's', 'm')
+  if not head[1] then
+    redis.call('HSET', key, 's', '1')
+    redis.call('EXPIREAT', key, at)
+  end
+  return head[2]
 end
 
 local function count(key)
@@ -144,8 +168,7 @@ end
 
 if mode == 'probe' then
   -- An older bucket, probed by itself (Redis Cluster, where it may live on another node): seal, then look.
-  seal(KEYS[1], expire_at)
-  local old = probe(KEYS[1])
+  local old = probe(KEYS[1], seal(KEYS[1], expire_at))
   if old.known then return old.known end
   if old.key then return {'match', old.rel, old.key, tostring(old.sim), count(KEYS[1])} end
   return {'none', count(KEYS[1])}
@@ -153,22 +176,23 @@ end
 
 -- mode == 'decide': KEYS[1] is the current bucket; KEYS[2], when given, the previous one, probed here.
 local key = KEYS[1]
-if redis.call('HEXISTS', key, 's') == 1 then return {'sealed'} end
+local head = redis.call('HMGET', key, 's', 'm')
+if head[1] then return {'sealed'} end
 local best_key, best_rel, best_sim = nil, nil, -1
 if KEYS[2] then
-  seal(KEYS[2], tonumber(ARGV[7]))
-  local old = probe(KEYS[2])
+  local old = probe(KEYS[2], seal(KEYS[2], tonumber(ARGV[7])))
   if old.known then return old.known end
-  best_key, best_rel, best_sim, hint = old.key, old.rel, old.sim, count(KEYS[2])
+  best_key, best_rel, best_sim = old.key, old.rel, old.sim
 elseif #prior > 0 then
   best_key, best_rel, best_sim = string.sub(prior, 2, 11), string.sub(prior, 1, 1), string.byte(prior, 12) / 255
 end
-local cur = probe(key)
+local cur = probe(key, head[2])
 if cur.known then return cur.known end
 -- The older match wins a tie: it is the earlier original.
 if cur.key and cur.sim > best_sim then best_key, best_rel, best_sim = cur.key, cur.rel, cur.sim end
 
 if not cur.bbits then
+  if KEYS[2] then hint = count(KEYS[2]) end
   local docs = math.max(hint, $min_expected)
   cur.bbits = math.min(20, math.ceil(math.log(docs * (#bands / BK) / $band_entries) / math.log(2)))
   cur.dbits = math.min(16, math.ceil(math.log(docs / $shard_records) / math.log(2)))
@@ -193,12 +217,12 @@ local index, ibits = #cur.records / RS, 24 - cur.dbits
 if index < bit.lshift(1, ibits) then
   local handle = string.sub(struct.pack('>I4', bit.lshift(cur.dshard, ibits) + index), 2, 4)
   local shard_mask, added = bit.lshift(1, cur.bbits) - 1, {}
-  for k = 1, #bands, BK do
-    local shard = bit.band(struct.unpack('>I4', bands, k), shard_mask)
-    added[shard] = (added[shard] or cur.shards[shard] or '') .. string.sub(bands, k + 4, k + 5) .. handle
+  for i = 1, #band_word do
+    local shard = bit.band(band_word[i], shard_mask)
+    added[shard] = (added[shard] or cur.shards[shard] or '') .. band_fp[i] .. handle
   end
   for shard, entries in pairs(added) do
-    writes[#writes + 1] = 'b' .. shard
+    writes[#writes + 1] = band_field[shard]
     writes[#writes + 1] = entries
   end
 end
