@@ -167,6 +167,17 @@ redis.call('SET', KEYS[2], ARGV[10], 'EX', ttl)
 return {'inserted'}
 """
 
+# The candidates (KEYS: their document hashes) whose language is not ARGV[1]: {position, story id, anchors} each.
+# Most candidates share the document's language; filtering here spares a reply row per candidate.
+_OTHER_LANGUAGE = """
+local out = {}
+for i = 1, #KEYS do
+  local row = redis.call('HMGET', KEYS[i], 'l', 's', 'n')
+  if row[1] and row[1] ~= ARGV[1] then out[#out + 1] = {i, row[2], row[3]} end
+end
+return out
+"""
+
 # A lazily indexed document's embedding, written back by whoever computed it (unless the document expired).
 _FILL = """
 if redis.call('HEXISTS', KEYS[1], 't') == 1 then
@@ -206,6 +217,7 @@ class CrossLingualIndex:
         self._probe = redis.register_script(_PROBE)
         self._insert = redis.register_script(_INSERT)
         self._fill = redis.register_script(_FILL)
+        self._other_language = redis.register_script(_OTHER_LANGUAGE)
 
     def _key(self, kind: str, name: str = "") -> str:
         return f"{self.prefix}:{kind}:{name}" if name else f"{self.prefix}:{kind}"
@@ -283,14 +295,17 @@ class CrossLingualIndex:
         if not candidates:
             return None
         # Language and anchor count first: most candidates stop there, before their embedding is read.
-        rows = self._read(candidates, "l", "s", "n")
-        kept = [(doc, row) for doc, row in zip(candidates, rows)
-                if row[0] and row[0].decode() != language and anchors_agree(shared[doc], anchors, int(row[2]))]
+        rows = self._other_language(keys=[self._key("d", doc) for doc in candidates], args=[language])
+        kept = [(candidates[position - 1], story) for position, story, count in rows
+                if anchors_agree(shared[candidates[position - 1]], anchors, int(count))]
         if not kept:
             return None
-        stored = self._read([doc for doc, _ in kept], "v", "t")
+        with self.redis.pipeline(transaction=False) as pipe:
+            for doc, _ in kept:
+                pipe.hmget(self._key("d", doc), "v", "t")
+            stored = pipe.execute()
         # (A candidate may have expired since the first read: it has neither field then.)
-        kept = [(doc, row, vector, text) for (doc, row), (vector, text) in zip(kept, stored) if vector or text]
+        kept = [(doc, story, vector, text) for (doc, story), (vector, text) in zip(kept, stored) if vector or text]
         if not kept:
             return None
         scores = np.stack([unpack(vector or self._embed_lazy(doc, text)) for doc, _, vector, text in kept])
@@ -298,15 +313,8 @@ class CrossLingualIndex:
         top = int(np.argmax(scores))
         if scores[top] < MIN_COSINE:
             return None
-        doc, row, _, _ = kept[top]
-        return Match(story_id=row[1].decode(), duplicate_of=doc, score=round(float(scores[top]), 4))
-
-    def _read(self, doc_ids: list[str], *fields: str) -> list[list]:
-        """`fields` of each document's hash, in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            for doc in doc_ids:
-                pipe.hmget(self._key("d", doc), *fields)
-            return pipe.execute()
+        doc, story, _, _ = kept[top]
+        return Match(story_id=story.decode(), duplicate_of=doc, score=round(float(scores[top]), 4))
 
 
 def _encode_decision(match: Match | None) -> str:
