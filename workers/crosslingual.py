@@ -222,13 +222,13 @@ class CrossLingualIndex:
     def _key(self, kind: str, name: str = "") -> str:
         return f"{self.prefix}:{kind}:{name}" if name else f"{self.prefix}:{kind}"
 
-    def match(self, doc_id: str, text: str, language: str, title: str | None = None) -> Match | None:
+    def match(self, doc_id: str, text: str, language: str | None, title: str | None = None) -> Match | None:
         """The earlier story in another language that `text` tells, or None; either way the document is indexed.
 
         Args:
             doc_id: the document id (a retry with the same id returns the first decision).
             text: the extracted text; title: its headline, if extraction found one.
-            language: the document's ISO 639-1 code (candidates in the same language are skipped).
+            language: the document's ISO 639-1 code (candidates in the same language are skipped), or None.
 
         Returns:
             A Match, or None when the document starts a new story (or has too little text to compare).
@@ -239,7 +239,8 @@ class CrossLingualIndex:
             return _decode_decision(previous)
         content = clean_text(text, title)
         anchors = sorted(extract_anchors(content))
-        if _letters(content) < MIN_CONTENT_LETTERS or not anchors:
+        # Without a language, "another language" means nothing: the document is left to same-language dedup.
+        if language is None or _letters(content) < MIN_CONTENT_LETTERS or not anchors:
             return None
         embedding = _Embedding(content)
         anchor_keys = [self._key("a", a) for a in anchors]

@@ -77,6 +77,12 @@ def test_a_document_is_embedded_only_once_a_candidate_in_another_language_needs_
     assert len(encoded) == 4  # the candidates' embeddings were written back: only en-as-de is encoded
 
 
+def test_a_document_of_unknown_language_is_left_to_same_language_dedup(index, french, english):
+    assert index.match("fr-1", french, "fr") is None
+    assert index.match("en-1", english, None) is None
+    assert index.match("en-2", english, "en").duplicate_of == "fr-1"
+
+
 def test_documents_in_the_same_language_are_left_to_same_language_dedup(index, french):
     assert index.match("fr-1", french, "fr") is None
     assert index.match("fr-2", french, "fr") is None
