@@ -1,0 +1,2 @@
+-- A PostgreSQL-only change (indexes for date-ranged relevance windows); SQLite's FTS5 walks matches by
+-- rowid and looks each row up. Kept so that both backends number their migrations alike.
