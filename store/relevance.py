@@ -8,7 +8,8 @@ of a million-document store ranks its newest WINDOW matches instead of sorting a
 Where the filters leave fewer than SELECTIVE documents, their matches are listed in one statement (each
 probed against the text index, or the word's match list read once, whichever the backend finds cheaper)
 and the same windows are cut from that list: a common word within a small source does not walk every
-match of the word.
+match of the word. A backend may look for a window's matches in seq ranges below its bound, growing
+fourfold until they hold the window (Store.window_span: PostgreSQL does for phrases); the window is the same.
 
 One per story: each story shows its best-ranked match of the newest window it has a match in.
 Cursors carry (ceiling, window top, rank, id): documents stored after the first page (seq >= ceiling)
@@ -70,7 +71,20 @@ def _windows(store, query: Query, tq):
         matches = sorted((row for row in store._rows(few_sql, text_params + cond_params) if row["rank"] is not None),
                          key=lambda row: -row["seq"])
         return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
-    return lambda bound: store._rows(window_sql, text_params + [bound] + cond_params + [WINDOW])
+    span = store.window_span(tq)
+
+    def window(bound: int) -> list:
+        if span is None:
+            return store._rows(window_sql, text_params + [0, bound] + cond_params + [WINDOW])
+        rows, reach = [], span
+        bound = min(bound, store._one("SELECT coalesce(max(seq), 0) + 1 AS top FROM documents")["top"])
+        while len(rows) < WINDOW and bound > 0:
+            low = max(0, bound - reach)
+            rows += store.window_rows(window_sql, text_params + [low, bound] + cond_params + [WINDOW - len(rows)])
+            bound, reach = low, reach * 4
+        return rows
+
+    return window
 
 
 def _best_per_story(rows: list) -> list:

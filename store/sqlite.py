@@ -136,7 +136,7 @@ class SQLiteStore(SQLStore):
         rank = "-bm25(documents_fts, 2.0, 1.0)"
         window = (f"SELECT d.seq, d.id, d.story_id, {rank} AS rank"
                   " FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid"
-                  f" WHERE documents_fts MATCH ? AND documents_fts.rowid < ? AND {conds}"
+                  f" WHERE documents_fts MATCH ? AND documents_fts.rowid >= ? AND documents_fts.rowid < ? AND {conds}"
                   " ORDER BY documents_fts.rowid DESC LIMIT ?")
         # Few filtered documents: probe the index once for each (NULL rank: no match) while that costs less
         # than reading the whole match list and keeping the rows in the filtered set (unary +: not a probe).
@@ -171,7 +171,8 @@ class SQLiteStore(SQLStore):
         # the seq span bounds the count from above, and the lowest seq was queued first unless an old document
         # was republished, whose span then calls for indexing anyway.
         due = conn.execute("SELECT (SELECT max(seq) FROM fts_pending) - (SELECT min(seq) FROM fts_pending) + 1 >= ?"
-                           " OR (julianday('now') - (SELECT queued FROM fts_pending ORDER BY seq LIMIT 1)) * 86400.0 >= ?",
+                           " OR (julianday('now') - (SELECT queued FROM fts_pending ORDER BY seq LIMIT 1))"
+                           " * 86400.0 >= ?",
                            [FLUSH_DOCS, FLUSH_SECONDS]).fetchone()[0]
         if due:
             self._index_pending(conn)

@@ -67,6 +67,18 @@ def test_relevance_pages_skip_documents_stored_after_the_first_page(store, monke
     assert sorted(ids(first) + rest) == [f"d{i}" for i in range(6)]
 
 
+def test_windows_looked_for_in_growing_seq_ranges_are_the_same_windows(store, monkeypatch):
+    monkeypatch.setattr(relevance, "WINDOW", 3)
+    for i in range(14):  # the phrase in every third document, its words in all
+        words = "harbour closed" if i % 3 == 0 else "harbour is closed"
+        store.publish(make_doc(f"d{i:02d}", f"{words} " * (1 + i % 4)), f"u{i}")
+    query = Query(text='"harbour closed"', limit=2, all_copies=True)
+    at_once = every_page(store, query)
+    monkeypatch.setattr(store, "window_span", lambda tq: 1)  # ranges of 1, 4, 16 seqs below each bound
+    assert every_page(store, query) == at_once
+    assert sorted(at_once) == ["d00", "d03", "d06", "d09", "d12"]
+
+
 def test_sqlite_defers_indexing_but_search_sees_every_published_document(sqlite_url):
     store = open_store(sqlite_url)
     store.publish(make_doc("a", "harbour strike"), "u1")
