@@ -15,11 +15,15 @@ its insertion session, then per text, timed the same way: the same normalisation
 SHA-1 token hashing, `update_batch`) of the same shingles our signature sketches (the word 3-grams of the
 first HEAD_WORDS words), `query`, and `insert` when nothing matched (the decision ours makes; datasketch
 does not keep the sketches, so it verifies nothing, which only flatters it). Its sketch and Redis times
-are printed apart.
+are printed apart. Its index lives in its own database, and each text is decided by both right after one
+another (who goes first alternates) while ours holds the smallest size, so that the ratio holds on a shared
+machine whose load moves during a run.
 
     .venv/bin/python -m bench.dedup_speed [--sizes 10000,100000,1000000] [--datasketch 10000] [--queries 1000]
+        [--redis-url redis://127.0.0.1:6379/4] [--datasketch-redis-url redis://127.0.0.1:6379/5]
 
-The machine's load average is printed before and after: on a shared 2-core machine the latencies move with it.
+The machine's load average is printed before and after: on a shared 2-core machine the latencies move with it
+(the sizes are measured one after another, so the growth figure is the one most exposed to it).
 """
 
 from __future__ import annotations
@@ -84,14 +88,53 @@ def used_memory(conn: redis.Redis) -> int:
     return conn.info("memory")["used_memory"]
 
 
-def time_decisions(index: DedupIndex, texts: list[str], start: int) -> list[float]:
-    """Seconds per decide() (normalisation, signature and Redis) for each text, new ids."""
-    latencies = []
-    for n, text in enumerate(texts):
+class DatasketchRedis:
+    """datasketch's MinHashLSH on Redis as its documentation sets it up, filled with `indexed` random sketches."""
+
+    def __init__(self, url: str, indexed: int):
+        self.conn = redis.Redis.from_url(url)
+        self.conn.flushdb()
+        kwargs = self.conn.connection_pool.connection_kwargs
+        self.lsh = MinHashLSH(threshold=0.8, num_perm=128, storage_config={
+            "type": "redis", "basename": b"dsbench",
+            "redis": {"host": kwargs["host"], "port": kwargs["port"], "db": kwargs["db"]}})
+        with self.lsh.insertion_session(buffer_size=5_000) as session:
+            for n in range(indexed):
+                sketch = MinHash(num_perm=128)
+                sketch.update_batch([os.urandom(8) for _ in range(20)])
+                session.insert(f"fill{n}", sketch)
+        self.inserted = 0
+
+    def decide(self, key: str, text: str) -> float:
+        """Sketch, query and (when nothing matched) insert one text; the seconds spent sketching."""
         started = time.perf_counter()
-        index.decide(f"{start + n:020x}", text)
-        latencies.append(time.perf_counter() - started)
-    return latencies
+        sketch = MinHash(num_perm=128)
+        sketch.update_batch([g.encode() for g in shingles(head_words(normalize_for_comparison(text))) or [""]])
+        sketched = time.perf_counter()
+        if not self.lsh.query(sketch):
+            self.lsh.insert(key, sketch)
+            self.inserted += 1
+        return sketched - started
+
+
+def time_decisions(index: DedupIndex, texts: list[str], start: int,
+                   baseline: DatasketchRedis | None = None) -> tuple[list[float], list[float], float]:
+    """Seconds per decide() (normalisation, signature and Redis) for each text, new ids; with a baseline,
+    its decision on the same text right before or after ours (alternately), so both meet the same load.
+
+    Returns our latencies, the baseline's, and the baseline's seconds spent sketching.
+    """
+    ours, theirs, sketching = [], [], 0.0
+    for n, text in enumerate(texts):
+        for turn in ((0, 1) if n % 2 else (1, 0)):
+            started = time.perf_counter()
+            if turn == 0:
+                index.decide(f"{start + n:020x}", text)
+                ours.append(time.perf_counter() - started)
+            elif baseline is not None:
+                sketching += baseline.decide(f"doc{n}", text)
+                theirs.append(time.perf_counter() - started)
+    return ours, theirs, sketching
 
 
 def time_floor(texts: list[str]) -> float:
@@ -105,43 +148,14 @@ def time_floor(texts: list[str]) -> float:
     return min(passes)
 
 
-def datasketch_redis(url: str, texts: list[str], indexed: int) -> dict[str, float]:
-    """Rate, p99, sketch and Redis time of datasketch's Redis MinHashLSH with `indexed` documents already in."""
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
-    kwargs = conn.connection_pool.connection_kwargs
-    lsh = MinHashLSH(threshold=0.8, num_perm=128, storage_config={
-        "type": "redis", "basename": b"dsbench",
-        "redis": {"host": kwargs["host"], "port": kwargs["port"], "db": kwargs["db"]}})
-    with lsh.insertion_session(buffer_size=5_000) as session:
-        for n in range(indexed):
-            sketch = MinHash(num_perm=128)
-            sketch.update_batch([os.urandom(8) for _ in range(20)])
-            session.insert(f"fill{n}", sketch)
-    latencies, sketching, inserted = [], 0.0, 0
-    for n, text in enumerate(texts):
-        started = time.perf_counter()
-        sketch = MinHash(num_perm=128)
-        sketch.update_batch([g.encode() for g in shingles(head_words(normalize_for_comparison(text))) or [""]])
-        sketched = time.perf_counter()
-        if not lsh.query(sketch):
-            lsh.insert(f"doc{n}", sketch)
-            inserted += 1
-        latencies.append(time.perf_counter() - started)
-        sketching += sketched - started
-    conn.flushdb()
-    total = sum(latencies)
-    return {"rate": len(latencies) / total, "p99": _p99(latencies), "sketch_ms": sketching / len(texts) * 1e3,
-            "redis_ms": (total - sketching) / len(texts) * 1e3, "inserted": inserted}
-
-
 def _p99(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.99)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
+    parser.add_argument("--datasketch-redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--datasketch", type=int, default=10_000, help="documents indexed for datasketch")
     parser.add_argument("--queries", type=int, default=1_000)
@@ -156,8 +170,9 @@ def main() -> None:
           "words), new ids; signature included")
     print(f"{'indexed':>10}{'fill s':>8}{'decisions/s':>13}{'mean ms':>9}{'p50 ms':>8}{'p99 ms':>8}{'floor ms':>10}"
           f"{'bytes/doc':>11}{'used/doc':>10}")
-    rates = {}
-    for size in [int(s) for s in args.sizes.split(",")]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rates, ds_latencies, ds_sketching = {}, [], 0.0
+    for size in sizes:
         conn.flushdb()
         before = used_memory(conn)
         started = time.perf_counter()
@@ -165,19 +180,25 @@ def main() -> None:
         fill_seconds = time.perf_counter() - started
         used = (used_memory(conn) - before) / size
         per_doc = index_bytes(conn) / size
-        latencies = time_decisions(index, texts, start=10**13 + size)
+        # datasketch decides alongside the smallest index, text by text.
+        baseline = DatasketchRedis(args.datasketch_redis_url, args.datasketch) if size == min(sizes) else None
+        latencies, theirs, sketching = time_decisions(index, texts, 10**13 + size, baseline)
+        if baseline is not None:
+            ds_latencies, ds_sketching, ds_inserted = theirs, sketching, baseline.inserted
+            baseline.conn.flushdb()
         floor = time_floor(texts)
         rates[size] = len(latencies) / sum(latencies)
         print(f"{size:>10}{fill_seconds:>8.0f}{rates[size]:>13.0f}{1e3 / rates[size]:>9.3f}"
               f"{statistics.median(latencies) * 1e3:>8.3f}{_p99(latencies) * 1e3:>8.3f}{floor * 1e3:>10.3f}"
               f"{per_doc:>11.0f}{used:>10.0f}")
     conn.flushdb()
-    ds = datasketch_redis(args.redis_url, texts, args.datasketch)
     smallest, largest = min(rates), max(rates)
-    print(f"datasketch MinHashLSH (Redis storage) with {args.datasketch} indexed: {ds['rate']:.0f} decisions/s, "
-          f"p99 {ds['p99'] * 1e3:.2f} ms (sketch {ds['sketch_ms']:.3f} ms + Redis {ds['redis_ms']:.3f} ms per "
-          f"text; {ds['inserted']} inserted)")
-    print(f"wiredesk/datasketch throughput: {rates[smallest] / ds['rate']:.1f}x at {smallest} indexed; "
+    ds_rate, ds_total = len(ds_latencies) / sum(ds_latencies), sum(ds_latencies)
+    print(f"datasketch MinHashLSH (Redis storage) with {args.datasketch} indexed, same texts interleaved with "
+          f"ours at {smallest}: {ds_rate:.0f} decisions/s, p99 {_p99(ds_latencies) * 1e3:.2f} ms (sketch "
+          f"{ds_sketching / len(texts) * 1e3:.3f} ms + Redis {(ds_total - ds_sketching) / len(texts) * 1e3:.3f} ms "
+          f"per text; {ds_inserted} inserted)")
+    print(f"wiredesk/datasketch throughput: {rates[smallest] / ds_rate:.1f}x at {smallest} indexed; "
           f"growth {smallest} -> {largest}: {rates[smallest] / rates[largest]:.2f}x; "
           f"load average {os.getloadavg()[0]:.2f}")
 
