@@ -4,7 +4,7 @@ Every system sees the documents one at a time in the same arrival order and puts
 its match or a new one: wiredesk's DedupIndex (real Redis), an exact hash of the normalised text, SimHash
 (64-bit, word 3-grams, Hamming distance <= 3) and datasketch MinHashLSH (threshold 0.8, 128 permutations).
 
-    .venv/bin/python bench/dedup_quality.py [--redis-url redis://127.0.0.1:6379/8] [--copies 3]
+    .venv/bin/python bench/dedup_quality.py [--redis-url redis://127.0.0.1:6379/4] [--copies 3]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def recall_by_kind(docs: list[DevDoc], predicted: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--copies", type=int, default=3)
     args = parser.parse_args()
     settings = load_settings()
