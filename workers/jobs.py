@@ -47,7 +47,9 @@ def process_entry(entry: dict) -> str:
     metrics = telemetry.Batch()
     try:
         try:
-            state, reason = _process(rt, record, metrics)
+            state, reason = _process(rt, record, metrics, can_defer=job is not None)
+        except HostBusy as exc:
+            return _defer(rt, record, job, exc.wait)
         except (FetchError, StoreUnavailable) as exc:
             state, reason = _failed(rt, record, job, exc, getattr(exc, "reason", "store-unavailable"),
                                     getattr(exc, "transient", True))
@@ -64,10 +66,23 @@ def process_entry(entry: dict) -> str:
     return state
 
 
-def _process(rt: Runtime, entry: FeedEntry, metrics: telemetry.Batch) -> tuple[str, str | None]:
+class HostBusy(Exception):
+    """robots.txt took the host's slot; the page waits `wait` seconds for the next one."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"host busy for {wait:.1f}s")
+        self.wait = wait
+
+
+def _process(rt: Runtime, entry: FeedEntry, metrics: telemetry.Batch, can_defer: bool) -> tuple[str, str | None]:
     """The happy path: each stage takes one record and returns the next."""
-    if rt.settings.respect_robots and not allowed_by_robots(rt.client, rt.redis, rt.settings, entry.url):
-        raise RobotsDisallowed(entry.url)
+    if rt.settings.respect_robots:
+        verdict = allowed_by_robots(rt.client, rt.redis, rt.settings, entry.url)
+        if not verdict:
+            raise RobotsDisallowed(entry.url)
+        wait = host_wait(rt.redis, rt.settings, host_of(entry.url)) if verdict.fetched and can_defer else 0
+        if wait > 0:
+            raise HostBusy(wait)
     try:
         page = fetch_page(rt.client, entry.url, rt.settings)
     except FetchError as exc:

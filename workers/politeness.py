@@ -7,6 +7,7 @@ Times come from the Redis server's clock (key TTLs), so workers on machines with
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -91,15 +92,27 @@ def pause_host(redis: Redis, settings: Settings, host: str, seconds: float) -> f
     return paused_ms / 1000
 
 
-def allowed_by_robots(client: httpx.Client, redis: Redis, settings: Settings, url: str) -> bool:
-    """True when robots.txt lets our User-Agent fetch `url` (always, when `respect_robots` is off).
+@dataclass(frozen=True)
+class RobotsVerdict:
+    """Whether robots.txt allows a URL (the verdict's truth value), and whether robots.txt was fetched for it."""
+
+    allowed: bool
+    fetched: bool = False
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def allowed_by_robots(client: httpx.Client, redis: Redis, settings: Settings, url: str) -> RobotsVerdict:
+    """Whether robots.txt lets our User-Agent fetch `url` (always, when `respect_robots` is off).
 
     robots.txt is fetched once per scheme and host and cached in Redis for ROBOTS_TTL. Following RFC 9309, a
     missing robots.txt (4xx) allows everything; a transient failure (timeout, 5xx, 429) raises the FetchError
-    so the job retries later rather than crawl blind.
+    so the job retries later rather than crawl blind. A fetch of robots.txt is a request to the host like
+    any other: the verdict says so, so that the page waits for the host's next slot.
     """
     if not settings.respect_robots:
-        return True
+        return RobotsVerdict(True)
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
     key = f"{settings.key_prefix}:robots:{origin}"
@@ -111,7 +124,7 @@ def allowed_by_robots(client: httpx.Client, redis: Redis, settings: Settings, ur
         rules = cached.decode("utf-8")
     parser = RobotFileParser()
     parser.parse(rules.splitlines())
-    return parser.can_fetch(settings.user_agent, url)
+    return RobotsVerdict(parser.can_fetch(settings.user_agent, url), fetched=cached is None)
 
 
 def _fetch_robots(client: httpx.Client, settings: Settings, origin: str) -> str:
