@@ -23,6 +23,7 @@ LOGGER = logging.getLogger(__name__)
 
 RESTART_DELAY = 1.0  # seconds before a worker that lost Redis starts again
 SUPERVISE_TICK = 1.0  # seconds between two looks of the parent at its worker processes
+HEARTBEAT_SLACK = 1.0  # seconds of a worker's TTL a skipped heartbeat may leave unrenewed
 
 _WARM_UP_PAGE = (
     "<html lang='en'><head><title>Warm-up</title><meta name='author' content='A. Writer'></head><body><article>"
@@ -42,8 +43,19 @@ class _Wiredesk:
         self.asked_to_stop = True
         super().request_stop(signum, frame)
 
+    _alive_until = 0.0  # monotonic time until which the last heartbeat keeps this worker's keys
+
     def heartbeat(self, timeout=None, pipeline=None):
-        """rq's heartbeat, its three commands sent in one round trip: rq sends them one by one, once per job."""
+        """rq's heartbeat, in one round trip, and skipped when the keys already live as long (within a second).
+
+        rq sends its three commands one by one, three or four times per job, each time extending the keys'
+        TTL (a minute or more) by the few milliseconds since the last one.
+        """
+        timeout = timeout or self.worker_ttl + 60  # rq's default
+        now = time.monotonic()
+        if pipeline is None and self._alive_until >= now + timeout - HEARTBEAT_SLACK:
+            return
+        self._alive_until = now + timeout
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline)
         with self.connection.pipeline(transaction=False) as pipe:
