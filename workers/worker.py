@@ -6,9 +6,12 @@ it stops because Redis went away, and a parent of several starts a new child in 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
+import sys
 import time
 
 from redis import Redis
@@ -24,6 +27,9 @@ LOGGER = logging.getLogger(__name__)
 RESTART_DELAY = 1.0  # seconds before a worker that lost Redis starts again
 SUPERVISE_TICK = 1.0  # seconds between two looks of the parent at its worker processes
 HEARTBEAT_SLACK = 1.0  # seconds of a worker's TTL a skipped heartbeat may leave unrenewed
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+_scheduler_parent: int | None = None  # the worker's pid while it forks rq's scheduler process
 
 _WARM_UP_PAGE = (
     "<html lang='en'><head><title>Warm-up</title><meta name='author' content='A. Writer'></head><body><article>"
@@ -33,10 +39,35 @@ _WARM_UP_PAGE = (
 )
 
 
+def _bind_scheduler_to_worker() -> None:
+    """In the child forked as rq's scheduler: have Linux send it SIGTERM when its worker dies.
+
+    rq's scheduler process outlives a SIGKILLed worker otherwise, holding the scheduler lock for good.
+    """
+    if _scheduler_parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != _scheduler_parent:  # the worker died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+os.register_at_fork(after_in_child=_bind_scheduler_to_worker)
+
+
 class _Wiredesk:
     """What wiredesk adds to an rq worker: reconciling URL states in its maintenance, remembering a stop."""
 
     asked_to_stop = False
+
+    def _start_scheduler(self, *args, **kwargs):
+        """rq's, with the scheduler process bound to die with this worker (`_bind_scheduler_to_worker`)."""
+        global _scheduler_parent
+        _scheduler_parent = os.getpid()
+        try:
+            super()._start_scheduler(*args, **kwargs)
+        finally:
+            _scheduler_parent = None
 
     def request_stop(self, signum, frame):
         """rq's warm shutdown, noted so the restart loop does not start the worker again."""

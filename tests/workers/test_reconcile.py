@@ -140,6 +140,25 @@ def test_worker_sigkilled_mid_job_its_url_is_requeued_and_stored_once(job_settin
     assert http_server.hits["/victim"] == 2
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the scheduler through /proc")
+def test_scheduler_process_ends_with_its_sigkilled_worker(job_settings, redis_conn):
+    with running_worker(job_settings) as child:
+        assert wait_for(lambda: _children(child.pid), timeout=10)
+        [scheduler] = _children(child.pid)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(5)
+    assert wait_for(lambda: not _alive(scheduler), timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (an exited child of a dead parent is reaped by init at once)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the work horse through /proc")
 def test_work_horse_sigkilled_mid_job_is_retried_by_its_worker_and_stored_once(job_settings, redis_conn,
                                                                                 http_server, stalled_page):
