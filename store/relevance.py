@@ -9,7 +9,8 @@ Where the filters leave fewer than SELECTIVE documents, their matches are listed
 probed against the text index, or the word's match list read once, whichever the backend finds cheaper)
 and the same windows are cut from that list: a common word within a small source does not walk every
 match of the word. A backend may look for a window's matches in seq ranges below its bound, growing
-fourfold until they hold the window (Store.window_span: PostgreSQL does for phrases); the window is the same.
+fourfold until they hold the window (Store.window_span: PostgreSQL does for phrases), or only in the seq
+ranges that hold the query's date range (Store.seq_ranges: SQLite does); the window is the same.
 
 One per story: each story shows its best-ranked match of the newest window it has a match in.
 Cursors carry (ceiling, window top, rank, id): documents stored after the first page (seq >= ceiling)
@@ -71,9 +72,18 @@ def _windows(store, query: Query, tq):
         matches = sorted((row for row in store._rows(few_sql, text_params + cond_params) if row["rank"] is not None),
                          key=lambda row: -row["seq"])
         return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
-    span = store.window_span(tq)
+    ranges, span = store.seq_ranges(query), store.window_span(tq)
 
     def window(bound: int) -> list:
+        if ranges is not None:  # the same window: documents outside these ranges fail the date filter anyway
+            rows = []
+            for low, high in ranges:
+                if len(rows) >= WINDOW:
+                    break
+                if low < bound:
+                    rows += store._rows(window_sql, text_params + [low, min(high, bound)] + cond_params
+                                        + [WINDOW - len(rows)])
+            return rows
         if span is None:
             return store._rows(window_sql, text_params + [0, bound] + cond_params + [WINDOW])
         rows, reach = [], span

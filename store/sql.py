@@ -105,6 +105,11 @@ class SQLStore(Store):
         down; None: the whole range at once."""
         return None
 
+    def seq_ranges(self, query: Query) -> list[tuple[int, int]] | None:
+        """Seq ranges [low, high), newest first, that hold every document in `query`'s date range, for relevance
+        windows to walk instead of all seqs below their bound; None: no such bound is known."""
+        return None
+
     def window_rows(self, sql: str, params: list) -> list:
         """Rows of a relevance window statement over one bounded seq range (see window_span)."""
         return self._rows(sql, params)

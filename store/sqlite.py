@@ -25,6 +25,7 @@ FLUSH_DOCS = 2000
 FLUSH_SECONDS = 2.0
 WALK_PROBES = 200  # text-index probes a date-ordered page may spend walking documents newest first
 ROW_STEPS = 8  # a documents row lookup costs about as much as this many steps along an index
+MAX_SEQ_RANGES = 16  # seq ranges a date-ranged relevance window walks one by one (seq_ranges)
 PROBE_STEPS = 350  # an index probe (~55 us at 1M documents) costs about as much as this many match-list steps
 # Messages of sqlite3.OperationalError that mean "try again later", not a bug.
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
@@ -148,6 +149,24 @@ class SQLiteStore(SQLStore):
             few = (f"SELECT d.seq, d.id, d.story_id, (SELECT {rank} FROM documents_fts WHERE documents_fts MATCH ?"
                    f" AND documents_fts.rowid = d.seq) AS rank FROM documents d WHERE {conds}")
         return window, few, [tq.fts]
+
+    def seq_ranges(self, query) -> list[tuple[int, int]] | None:
+        # Zones of 1024 seqs with their date span (migration 0007); adjacent zones meeting the range make one
+        # range. Only a published range bounds dated (store.filters); a fetched range is not bounded here.
+        if query.date_field != "published" or (query.since is None and query.until is None):
+            return None
+        since, until = self.codec.dump_time(query.since), self.codec.dump_time(query.until)
+        zones = self._rows("SELECT block, low_seq, high_seq FROM seq_zones WHERE (? IS NULL OR high_dated >= ?)"
+                           " AND (? IS NULL OR low_dated < ?) ORDER BY block DESC", [since, since, until, until])
+        ranges: list[list[int]] = []
+        for zone in zones:
+            if ranges and zone["block"] == ranges[-1][2] - 1:
+                ranges[-1][0], ranges[-1][2] = zone["low_seq"], zone["block"]
+            else:
+                ranges.append([zone["low_seq"], zone["high_seq"] + 1, zone["block"]])
+        if len(ranges) > MAX_SEQ_RANGES:  # one statement per range: past a few, one range around them all
+            return [(ranges[-1][0], ranges[0][1])]
+        return [(low, high) for low, high, _ in ranges]
 
     def _stored(self) -> int:
         """Documents ever stored (the highest seq): an instant upper bound of the count."""

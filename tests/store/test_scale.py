@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -171,4 +172,51 @@ def test_date_plan_follows_the_share_of_matching_documents(sqlite_url, monkeypat
     monkeypatch.setattr(sqlite, "ROW_STEPS", row_steps)
     store = _date_order_store(sqlite_url)
     assert store.date_plan(compile_query("storm"), 100) == plan  # 5 of 8 documents match
+    store.close()
+
+
+def _stream_store(url: str):
+    """3,000 documents stored roughly in date order, an hour apart; every 50th arrives 20 days late, the last
+    one a year late (dated inside the range the tests ask for); stories of three and word counts vary."""
+    store = open_store(url)
+    docs = []
+    for i in range(3000):
+        hours = i - 24 * 20 if i % 50 == 7 else i
+        if i == 2999:
+            hours = 1500.5
+        docs.append((make_doc(f"d{i:04d}", "storm " * (1 + i % 5) + "calm " * (i % 3), hours=hours,
+                              story_id=f"s{i // 3}"), f"u{i}"))
+    store.publish_many(docs)
+    return store
+
+
+@pytest.mark.parametrize("all_copies", [False, True])
+def test_sqlite_date_ranged_relevance_walks_date_zones_with_the_same_results(sqlite_url, monkeypatch, all_copies):
+    monkeypatch.setattr(relevance, "WINDOW", 40)
+    monkeypatch.setattr(relevance, "SELECTIVE", 0)  # windows walked, not the few filtered documents listed
+    store = _stream_store(sqlite_url)
+    base = make_doc("x").published
+    query = Query(text="storm", since=base + timedelta(hours=1200), until=base + timedelta(hours=1700),
+                  all_copies=all_copies, limit=30)
+    ranges = store.seq_ranges(query)
+    covered = sum(high - low for low, high in ranges)
+    assert ranges[0][1] == 3001 and covered < 2000  # the late last document's zone, and far from all 3,000 seqs
+    zoned = every_page(store, query)
+    monkeypatch.setattr(store, "seq_ranges", lambda query: None)
+    assert every_page(store, query) == zoned
+    inside = {f"d{i:04d}" for i in range(3000) if 1200 <= (i - 480 if i % 50 == 7 else i) < 1700} | {"d2999"}
+    assert "d1707" in inside and len(inside) == 501  # 20 days late (dated hour 1227), and the year-late one
+    stories = {f"s{int(doc_id[1:]) // 3}" for doc_id in inside}
+    assert len(zoned) == len(set(zoned)) == (501 if all_copies else len(stories))
+    assert set(zoned) <= inside
+    store.close()
+
+
+def test_sqlite_date_zones_cover_a_document_whose_date_changes(sqlite_url):
+    store = _stream_store(sqlite_url)
+    base = make_doc("x").published
+    query = Query(text="storm", since=base - timedelta(days=400), until=base - timedelta(days=399))
+    assert store.seq_ranges(query) == [] and ids(store.search(query)) == []
+    store.publish(make_doc("d0100", "storm", hours=-24 * 399.5), "u100")  # republished with an older date
+    assert ids(store.search(query)) == ["d0100"]
     store.close()

@@ -1,0 +1,3 @@
+-- An SQLite-only change (date zones of the seq order, for date-ranged FTS5 walks); PostgreSQL's relevance
+-- windows skip out-of-range rows inside its (seq, dated) index (migration 0006). Kept so that both backends
+-- number their migrations alike.
