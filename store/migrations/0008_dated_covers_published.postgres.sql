@@ -1,0 +1,2 @@
+-- An SQLite-only change (published in the dated index, which PostgreSQL's has held since migration 0006).
+-- Kept so that both backends number their migrations alike.
