@@ -37,7 +37,19 @@ SAVE_EVERY = 1.0  # seconds a finished feed's state may wait for its batch
 # Parsing holds the GIL throughout: pool threads parsing at once only take turns, at a cost in switches and
 # caches, so one parses at a time while the others fetch.
 PARSING = threading.Lock()
-RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# KEYS: ARGV[1] leases to give back (deleted only where they still hold their token), then leases to take;
+# ARGV: count, lease ms, then a token per key. Returns 1 or 0 per lease to take.
+EXCHANGE_SCRIPT = """
+local released = tonumber(ARGV[1])
+for i = 1, released do
+  if redis.call('GET', KEYS[i]) == ARGV[2 + i] then redis.call('DEL', KEYS[i]) end
+end
+local taken = {}
+for i = released + 1, #KEYS do
+  taken[#taken + 1] = redis.call('SET', KEYS[i], ARGV[2 + i], 'NX', 'PX', ARGV[2]) and 1 or 0
+end
+return taken
+"""
 
 
 @dataclass
@@ -94,11 +106,14 @@ class _Running:
 
 @dataclass
 class _Dispatch:
-    """Feeds waiting per host, what runs now, finished feeds to save, and leases still to give back."""
+    """Feeds waiting per host, leased feeds ready to start, what runs now, finished feeds to save, and leases
+    still to give back."""
 
     waiting: dict[str, deque] = field(default_factory=dict)
     active: Counter = field(default_factory=Counter)
     running: dict[Future, _Running] = field(default_factory=dict)
+    ready: deque[_Running] = field(default_factory=deque)
+    ready_per_host: Counter = field(default_factory=Counter)
     unsaved: list[feedstate.FeedSave] = field(default_factory=list)
     held: list[tuple[str, str]] = field(default_factory=list)
     unsaved_since: float = 0.0
@@ -138,7 +153,7 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
         state.waiting.setdefault(host_of(feed.url), deque()).append(feed)
     try:
         with http.make_client(settings) as client, ThreadPoolExecutor(settings.poll_concurrency) as pool:
-            while state.waiting or state.running:
+            while state.waiting or state.ready or state.running:
                 for outcome in _dispatch(settings, store, redis, client, pool, state, all_feeds, now):
                     _report(summary, progress, outcome)
                 if not state.running:
@@ -164,14 +179,45 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
 
 def _dispatch(settings: Settings, store, redis: Redis, client: httpx.Client, pool: ThreadPoolExecutor,
               state: _Dispatch, all_feeds: bool, now: datetime) -> list[feedstate.FeedOutcome]:
-    """Start feeds, host by host in turn, while the overall and per-host limits allow; return the skipped."""
+    """Start leased feeds while the overall and per-host limits allow; when slots stay free, lease the next
+    batch (a round trip and a store read for several feeds, not one each) and start from it.
+
+    Returns the feeds skipped because another poller has them.
+    """
+    _start_ready(settings, client, pool, state, now)
+    free = settings.poll_concurrency - len(state.running)
+    if free <= 0 or not state.waiting:
+        return []
+    skipped = _lease_batch(settings, store, redis, state, free + settings.poll_concurrency - len(state.ready),
+                           all_feeds, now)
+    _start_ready(settings, client, pool, state, now)
+    return skipped
+
+
+def _start_ready(settings: Settings, client: httpx.Client, pool: ThreadPoolExecutor, state: _Dispatch,
+                 now: datetime) -> None:
+    """Start ready feeds, in lease order, whose host has room, while the overall limit allows."""
+    kept = deque()
+    for run in state.ready:
+        if len(state.running) < settings.poll_concurrency and state.active[run.host] < settings.poll_per_host:
+            state.active[run.host] += 1
+            state.ready_per_host[run.host] -= 1
+            state.running[pool.submit(fetch_and_parse, client, run.feed, settings, now)] = run
+        else:
+            kept.append(run)
+    state.ready = kept
+
+
+def _lease_batch(settings: Settings, store, redis: Redis, state: _Dispatch, wanted: int, all_feeds: bool,
+                 now: datetime) -> list[feedstate.FeedOutcome]:
+    """Lease up to `wanted` waiting feeds, host by host in turn, at most poll_per_host ready per host; re-read
+    them and queue them as ready. Returns those another poller has."""
     picked = []
     for host in list(state.waiting):
         queue = state.waiting[host]
-        while (queue and len(state.running) + len(picked) < settings.poll_concurrency
-               and state.active[host] < settings.poll_per_host):
+        while queue and len(picked) < wanted and state.ready_per_host[host] < settings.poll_per_host:
             picked.append((host, queue.popleft()))
-            state.active[host] += 1
+            state.ready_per_host[host] += 1
         if not queue:
             del state.waiting[host]
     if not picked:
@@ -186,11 +232,10 @@ def _dispatch(settings: Settings, store, redis: Redis, client: httpx.Client, poo
             state.releases.append((feed.url, token))
             fresh = None
         if fresh is None:
-            state.active[host] -= 1
+            state.ready_per_host[host] -= 1
             skipped.append(feedstate.FeedOutcome(feed.url, "skipped"))
             continue
-        future = pool.submit(fetch_and_parse, client, fresh, settings, now)
-        state.running[future] = _Running(fresh, token, host)
+        state.ready.append(_Running(fresh, token, host))
     return skipped
 
 
@@ -223,26 +268,26 @@ def _report(summary: PollSummary, progress, outcome: feedstate.FeedOutcome) -> N
 
 
 def _lease_key(settings: Settings, feed_url: str) -> str:
-    """The Redis key of a feed's polling lease."""
-    return f"{settings.key_prefix}:poll-lease:{url_id(feed_url)}"
+    """The Redis key of a feed's polling lease (one hash tag for all: the exchange script takes many at once)."""
+    return f"{{{settings.key_prefix}:poll-lease}}:{url_id(feed_url)}"
 
 
 def _exchange_leases(redis: Redis, settings: Settings, releases: list[tuple[str, str]],
                      acquire: list[str]) -> list[str | None]:
-    """Give back finished leases (compare-and-delete) and take new ones, in one round trip.
+    """Give back finished leases (compare-and-delete) and take new ones, in one script call.
 
     A lease expires on its own should this process die. Returns a token per URL in `acquire`, None where
     another poller holds the feed. `releases` is emptied.
     """
     if not releases and not acquire:
         return []
-    lease_ms = int((settings.fetch_total_timeout + LEASE_MARGIN) * 1000)
+    # Feeds are leased a batch ahead of the free slots (see `_dispatch`): about poll_concurrency of them wait
+    # for a slot, which the running fetches free within one fetch's time, or two when their host is full:
+    # a lease lasts three fetches plus the margin.
+    lease_ms = int((3 * settings.fetch_total_timeout + LEASE_MARGIN) * 1000)
     tokens = [uuid.uuid4().hex for _ in acquire]
-    with redis.pipeline(transaction=False) as pipe:
-        for url, token in releases:
-            pipe.eval(RELEASE_SCRIPT, 1, _lease_key(settings, url), token)
-        for url, token in zip(acquire, tokens):
-            pipe.set(_lease_key(settings, url), token, nx=True, px=lease_ms)
-        answers = pipe.execute()[len(releases):]
+    keys = [_lease_key(settings, url) for url, _ in releases] + [_lease_key(settings, url) for url in acquire]
+    taken = redis.eval(EXCHANGE_SCRIPT, len(keys), *keys, len(releases), lease_ms,
+                       *(token for _, token in releases), *tokens)
     releases.clear()
-    return [token if taken else None for token, taken in zip(tokens, answers)]
+    return [token if ok else None for token, ok in zip(tokens, taken)]

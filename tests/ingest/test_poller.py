@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -12,6 +13,7 @@ from rq import Queue
 from ingest.poller import _lease_key, poll_feeds
 from store.base import StoreUnavailable
 from store.records import Feed
+from tests.conftest import Route
 from tests.ingest.conftest import conditional_route
 
 
@@ -172,3 +174,48 @@ def test_lease_is_kept_until_the_feed_state_is_saved(settings, store, redis_conn
     redis_conn.delete(_lease_key(settings, url))
     poll_feeds(settings, store, redis_conn)
     assert redis_conn.get(_lease_key(settings, url)) is None and store.get_feed(url).polls == 1
+
+
+def test_concurrency_stays_within_the_overall_and_per_host_limits(settings, store, redis_conn, http_server,
+                                                                  monkeypatch):
+    import ingest.poller as poller
+
+    body = rss_body(["https://a.example/1"])
+    now_running, most = {}, {}
+    lock = threading.Lock()
+
+    def slow(handler):
+        host = handler.headers["Host"].split(":")[0]
+        with lock:
+            now_running[host] = now_running.get(host, 0) + 1
+            now_running["all"] = now_running.get("all", 0) + 1
+            for key in (host, "all"):
+                most[key] = max(most.get(key, 0), now_running[key])
+        time.sleep(0.15)
+        with lock:
+            now_running[host] -= 1
+            now_running["all"] -= 1
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    urls = []
+    for n in range(12):
+        http_server.routes[f"/f{n}"] = Route(handler=slow)
+        urls += [http_server.url(f"/f{n}"), http_server.url(f"/f{n}").replace("127.0.0.1", "localhost")]
+    store.add_feeds([Feed(url=url) for url in urls])
+    exchanges = []
+    exchange = poller._exchange_leases
+    monkeypatch.setattr(poller, "_exchange_leases",
+                        lambda redis, settings, releases, acquire: exchanges.append(len(acquire)) or exchange(
+                            redis, settings, releases, acquire))
+    limited = settings.model_copy(update={"poll_concurrency": 5, "poll_per_host": 3})
+    summary = poll_feeds(limited, store, redis_conn)
+    assert summary.polled == 24 and sorted(http_server.hits) == sorted(f"/f{n}" for n in range(12))
+    assert set(http_server.hits.values()) == {2}
+    assert most["all"] == 5 and most["127.0.0.1"] <= 3 and most["localhost"] <= 3
+    # Leases are taken a batch at a time, ahead of the free slots, not in a round trip per feed.
+    batches = [n for n in exchanges if n]
+    assert sum(batches) == 24 and len(batches) <= 8
