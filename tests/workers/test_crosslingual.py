@@ -9,7 +9,7 @@ import redis
 
 from config import Settings
 from workers import crosslingual
-from workers.crosslingual import MIN_COSINE, CrossLingualIndex, embed, extract_anchors
+from workers.crosslingual import MIN_COSINE, CrossLingualIndex, anchors_agree, embed, extract_anchors
 
 DATA = Path(__file__).parent / "data"
 
@@ -110,6 +110,27 @@ def test_anchors_survive_translation_and_transliteration():
     english = extract_anchors("On Sunday, Trump met Netanyahu in Jerusalem; 1,250 people and 2020 plans.")
     russian = extract_anchors("В воскресенье Трамп встретился с Нетаньяху в Иерусалиме: 1 250 человек, 2020 год.")
     assert {"@trmp", "@ntn", "#1250", "#2020"} <= english & russian
+
+
+def test_anchors_agree_in_number_and_in_share_of_the_fewer():
+    assert anchors_agree(2, 5, 60)
+    assert not anchors_agree(1, 5, 60)
+    assert anchors_agree(1, 15, 1)  # all a text has (a Chinese translation may keep only a number)
+    assert not anchors_agree(2, 40, 60)  # 2 of 40 anchors in common: chance
+    assert anchors_agree(6, 40, 60)
+
+
+def test_documents_sharing_only_common_numbers_are_not_compared(index, monkeypatch):
+    encoded = []
+    monkeypatch.setattr(crosslingual, "embed", lambda text: encoded.append(text[:12]) or embed(text))
+    results = " ".join(f"Round {n}: the Harriers beat the Wolves {n + 20} to {n + 7} at Dunmore Park."
+                       for n in range(10, 40))
+    harvest = ("Le 12 mars 2019, les coopératives de Lyon, Marseille, Toulouse, Bordeaux, Nantes et Lille ont vendu "
+               "150, 275, 390, 410, 520, 640 et 760 tonnes de fruits, selon Coop de France, qui attend une saison plus "
+               "calme, des prix plus stables et des clients plus nombreux sur les marchés de toute la région.")
+    assert index.match("en-1", results + " Updated March 2019.", "en") is None
+    assert index.match("fr-1", harvest, "fr") is None  # "12" and "2019" in common, of its 15 anchors: chance
+    assert encoded == []
 
 
 def _race(redis_url, settings_json, doc_id, text, language, barrier, results):
