@@ -3,11 +3,14 @@
 rq forks a work horse per job and pollers run from cron: neither lives long enough to be scraped, so each
 outcome is added to a Redis hash, and the API's /metrics exports them in the Prometheus format.
 Keys: `{prefix}:metrics:c:{name}` (counters: field = label values joined by `|`) and
-`{prefix}:metrics:h:{name}` (histograms: a field per bucket, plus `sum` and `count`).
+`{prefix}:metrics:b:{name}` (histograms: a field per bucket counting the observations in that bucket alone, so
+an observation costs three commands instead of one per bucket above it; `collect` adds them up cumulatively;
+plus `sum` and `count`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -61,11 +64,10 @@ class Batch:
             for name, labels, amount in self._counts:
                 pipe.hincrby(_key(settings, "c", name), "|".join(labels), amount)
             for name, seconds in self._observations:
-                # Cumulative buckets, as Prometheus wants them.
-                key = _key(settings, "h", name)
-                for bound in HISTOGRAMS[name][1]:
-                    if seconds <= bound:
-                        pipe.hincrby(key, str(bound), 1)
+                key = _key(settings, "b", name)
+                bound = next((b for b in HISTOGRAMS[name][1] if seconds <= b), None)
+                if bound is not None:  # above the last bound only `count` (Prometheus' +Inf) grows
+                    pipe.hincrby(key, str(bound), 1)
                 pipe.hincrbyfloat(key, "sum", seconds)
                 pipe.hincrby(key, "count", 1)
             pipe.execute()
@@ -97,7 +99,8 @@ def collect(redis: Redis, settings: Settings):
             family.add_metric(labels.decode().split("|"), int(value))
         yield family
     for name, (help_text, bounds) in HISTOGRAMS.items():
-        raw = {k.decode(): float(v) for k, v in redis.hgetall(_key(settings, "h", name)).items()}
-        buckets = [(str(float(b)), raw.get(str(b), 0.0)) for b in bounds]
+        raw = {k.decode(): float(v) for k, v in redis.hgetall(_key(settings, "b", name)).items()}
+        cumulative = itertools.accumulate(raw.get(str(b), 0.0) for b in bounds)
+        buckets = [(str(float(b)), total) for b, total in zip(bounds, cumulative)]
         buckets.append(("+Inf", raw.get("count", 0.0)))
         yield HistogramMetricFamily(f"wiredesk_{name}", help_text, buckets=buckets, sum_value=raw.get("sum", 0.0))
