@@ -7,7 +7,9 @@ it stops because Redis went away, and a parent of several starts a new child in 
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -17,6 +19,7 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
+from rq.utils import now as now_utc
 
 from config import Settings
 from workers.reconcile import reconcile, reconcile_interval
@@ -27,6 +30,7 @@ LOGGER = logging.getLogger(__name__)
 RESTART_DELAY = 1.0  # seconds before a worker that lost Redis starts again
 SUPERVISE_TICK = 1.0  # seconds between two looks of the parent at its worker processes
 HEARTBEAT_SLACK = 1.0  # seconds of a worker's TTL a skipped heartbeat may leave unrenewed
+SUSPENSION_CHECK = 1.0  # seconds between two looks for `rq suspend` while jobs keep coming
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _scheduler_parent: int | None = None  # the worker's pid while it forks rq's scheduler process
@@ -86,12 +90,36 @@ class _Wiredesk:
         now = time.monotonic()
         if pipeline is None and self._alive_until >= now + timeout - HEARTBEAT_SLACK:
             return
+        # Never shorten the keys' life: rq's heartbeat as each job starts asks for the job's timeout + 60 s, less
+        # than the idle heartbeat's, which the next heartbeat between jobs would then have to send again.
+        timeout = max(timeout, math.ceil(self._alive_until - now))
         self._alive_until = now + timeout
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline)
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(timeout, pipe)
             pipe.execute()
+
+    _suspension_checked = -math.inf  # monotonic time of the last look for `rq suspend`
+
+    def check_for_suspension(self, burst):
+        """rq's, at most once per SUSPENSION_CHECK: rq looks before every job, a round trip each."""
+        now = time.monotonic()
+        if now - self._suspension_checked < SUSPENSION_CHECK:
+            return
+        self._suspension_checked = now
+        super().check_for_suspension(burst)
+
+    def handle_execution_ended(self, job, queue, heartbeat_ttl):
+        """rq's, without its job heartbeat when the job has no callback to run (none of ours has).
+
+        That heartbeat keeps the job in the started registry while its callback runs; without a callback, the
+        next round trip takes it out of that registry anyway.
+        """
+        if job.success_callback is None and job.failure_callback is None:
+            job.ended_at = now_utc()
+            return
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def set_state(self, state, pipeline=None):
         """rq's set_state, skipping the write when the state is already so (rq sets `idle` twice per job)."""
@@ -132,6 +160,8 @@ def preload(settings: Settings) -> None:
     """
     from datetime import datetime, timezone
 
+    from trafilatura.external import jt_stoplist_init
+
     from ingest.records import FeedEntry
     from workers import jobs  # noqa: F401  (imports the whole job chain: trafilatura, lxml, httpx, the store)
     from workers.extract import extract_article
@@ -140,6 +170,9 @@ def preload(settings: Settings) -> None:
     url = "http://localhost/warm-up"
     page = FetchedPage(url, url, 200, "text/html", {}, b"", _WARM_UP_PAGE, "utf-8", datetime.now(timezone.utc))
     extract_article(page, FeedEntry(url=url, canonical_url=url, url_id="warm-up", feed_url=url))
+    # The warm-up page extracts cleanly; the first page trafilatura hands over to jusText would load jusText's
+    # stoplists of every language (~0.15 s).
+    jt_stoplist_init()
 
     if settings.crosslingual:
         from threadpoolctl import threadpool_limits
@@ -154,6 +187,9 @@ def preload(settings: Settings) -> None:
     init_runtime(settings)
     runtime = get_runtime()
     runtime.client, runtime.dedup, runtime.crosslingual  # built once here, inherited by every work horse
+    # All of this lives as long as the process: out of the collector's sight, full collections stop walking
+    # it (measured: GC time per 180 pages 0.33-0.60 s -> 0.10-0.16 s), and forked children leave its pages shared.
+    gc.freeze()
 
 
 def _exit_now(_signum, _frame) -> None:
