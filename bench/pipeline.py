@@ -6,6 +6,10 @@ poll until every URL is in a final state, against a plain loop of trafilatura.ba
 bytes in 2 processes, in the same run. Both sides start warm: pool and workers exist before the clock.
 On a shared machine other jobs slow one side or the other at random: both sides run `--rounds` times,
 alternating, and the best of each is compared (as timeit does); every round is printed.
+Each round also prints the CPU time per page on both sides, which moves far less with the machine's load than
+pages/s: raw is the extracting processes'; pipeline is the worker processes' (their whole lives, with their rq
+schedulers), the Redis server's and the poll's (with this script's wait for the last state); the loopback sites'
+is not counted (they stand for the web).
 
     python bench/pipeline.py [--pages 180] [--hosts 20] [--redis-db 3] [--rounds 3] [--no-crosslingual]
 """
@@ -16,6 +20,7 @@ import argparse
 import gzip
 import json
 import multiprocessing
+import resource
 import sys
 import tempfile
 import time
@@ -55,16 +60,30 @@ def _extract(page: tuple[str, bytes]) -> bool:
     return result is not None
 
 
-def baseline(pages: list[tuple[str, bytes]], processes: int) -> float:
-    """Pages per second of bare trafilatura extraction in `processes` processes."""
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (and of theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _redis_cpu(conn: redis.Redis) -> float:
+    """CPU seconds the Redis server has used (all its clients: the bench's database is not alone on it)."""
+    info = conn.info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
+
+
+def baseline(pages: list[tuple[str, bytes]], processes: int) -> tuple[float, float]:
+    """Pages per second of bare trafilatura extraction in `processes` processes, and their CPU seconds."""
+    cpu = _children_cpu()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         start = time.perf_counter()
         pool.map(_extract, pages, chunksize=1)
-        return len(pages) / (time.perf_counter() - start)
+        rate = len(pages) / (time.perf_counter() - start)
+    return rate, _children_cpu() - cpu
 
 
-def pipeline(pages, processes: int, hosts: int, redis_db: int, crosslingual: bool) -> tuple[float, dict]:
-    """Pages per second through poll + workers, and the final URL states."""
+def pipeline(pages, processes: int, hosts: int, redis_db: int, crosslingual: bool) -> tuple[float, dict, dict]:
+    """Pages per second through poll + workers, the final URL states, and CPU seconds by part."""
     port, ips = free_port(), site_ips(hosts)
     sites = {ip: {} for ip in ips}
     items = []
@@ -86,19 +105,24 @@ def pipeline(pages, processes: int, hosts: int, redis_db: int, crosslingual: boo
         store = open_store(settings.store_url)
         store.add_feeds([Feed(url=f"http://{ips[0]}:{port}/feed.xml")])
         # Long-running workers, as in production: started (and warmed up) before the clock starts.
+        workers_cpu = _children_cpu()
         workers = start_workers(settings, burst=False, processes=processes)
         time.sleep(WARM_UP)
+        redis_cpu, own_cpu = _redis_cpu(conn), time.process_time()
         start = time.perf_counter()
         summary = poll_feeds(settings, store, conn)
         while sum(store.count_url_states().get(s, 0) for s in FINAL_STATES) < len(pages):
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
+        cpu = {"redis": _redis_cpu(conn) - redis_cpu, "poll": time.process_time() - own_cpu}
         stop_workers(workers)
+        # Their whole lives (the idle warm-up, start and stop are a few ms), but not the loopback sites'.
+        cpu["workers"] = _children_cpu() - workers_cpu
         states = store.count_url_states()
         conn.flushdb()
     server.stop()
     assert summary.enqueued == len(pages), summary.line()
-    return len(pages) / elapsed, states
+    return len(pages) / elapsed, states, cpu
 
 
 def main() -> None:
@@ -113,17 +137,23 @@ def main() -> None:
     pages = load_pages(load_settings().corpus, args.pages)
     print(f"pages: {len(pages)}, processes: {args.processes}, hosts: {args.hosts}, "
           f"crosslingual: {not args.no_crosslingual}")
-    raws, fulls = [], []
+    rounds = []
     for round_ in range(1, args.rounds + 1):
-        raws.append(baseline(pages, args.processes))
-        full, states = pipeline(pages, args.processes, args.hosts, args.redis_db, not args.no_crosslingual)
-        fulls.append(full)
-        print(f"round {round_}: raw {raws[-1]:6.1f} pages/s, pipeline {full:6.1f} pages/s (ratio {full / raws[-1]:.2f})"
+        raw, raw_cpu = baseline(pages, args.processes)
+        full, states, cpu = pipeline(pages, args.processes, args.hosts, args.redis_db, not args.no_crosslingual)
+        rounds.append((raw, full, raw_cpu, sum(cpu.values())))
+        ms = {part: 1000 * seconds / len(pages) for part, seconds in cpu.items()}
+        print(f"round {round_}: raw {raw:6.1f} pages/s, pipeline {full:6.1f} pages/s (ratio {full / raw:.2f})"
               f"   url states: {states}", flush=True)
+        print(f"         CPU per page: raw {1000 * raw_cpu / len(pages):5.1f} ms, pipeline "
+              f"{sum(ms.values()):5.1f} ms (workers {ms['workers']:.1f}, redis-server {ms['redis']:.1f}, "
+              f"poll {ms['poll']:.1f}): CPU ratio {raw_cpu / sum(cpu.values()):.2f}", flush=True)
+    raws, fulls, raw_cpus, full_cpus = zip(*rounds)
     raw, full = max(raws), max(fulls)
     print(f"raw trafilatura.bare_extraction: {raw:7.1f} pages/s (best of {args.rounds})")
     print(f"full pipeline:                   {full:7.1f} pages/s (best of {args.rounds})")
-    print(f"ratio pipeline/raw: {full / raw:.2f}  (target >= 0.80)")
+    print(f"ratio pipeline/raw: {full / raw:.2f}  (target >= 0.80); "
+          f"CPU ratio, least CPU of each: {min(raw_cpus) / min(full_cpus):.2f}")
 
 
 if __name__ == "__main__":
