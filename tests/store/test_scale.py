@@ -80,6 +80,29 @@ def test_windows_looked_for_in_growing_seq_ranges_are_the_same_windows(store, mo
     assert sorted(at_once) == ["d00", "d03", "d06", "d09", "d12"]
 
 
+def test_postgres_lists_a_filters_few_matches_alike_from_gin_or_row_by_row(pg_url, monkeypatch):
+    store = open_store(pg_url)
+    monkeypatch.setattr(relevance, "WINDOW", 2)
+    for i in range(12):
+        text = "storm " * (i % 3 + 1) + "calm " * (3 - i % 3) if i % 4 else "calm sea"
+        store.publish(make_doc(f"d{i:02d}", text, source="a.com" if i % 2 else "b.com"), f"u{i}")
+    with store._guard():
+        store._conn().execute("ANALYZE documents")
+    assert 1 <= store.estimate_matches(compile_query("storm")) <= 12
+    forms, window = [], store.match_window
+    monkeypatch.setattr(store, "match_window", lambda *args: forms.append(window(*args)[1]) or window(*args))
+    query = Query(text="storm", source="a.com", limit=1)
+    pages = {}
+    for estimate in (1, 10**6):  # GIN, or each document the filter leaves tested row by row
+        monkeypatch.setattr(store, "estimate_matches", lambda tq, estimate=estimate: estimate)
+        forms.clear()
+        pages[estimate] = every_page(store, query)
+        assert forms and all(("ts_match_vq" in sql) == (estimate > 1) for sql in forms)
+    assert pages[1] == pages[10**6]
+    assert sorted(pages[1]) == ["d01", "d03", "d05", "d07", "d09", "d11"]
+    store.close()
+
+
 def test_sqlite_defers_indexing_but_search_sees_every_published_document(sqlite_url):
     store = open_store(sqlite_url)
     store.publish(make_doc("a", "harbour strike"), "u1")
