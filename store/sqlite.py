@@ -18,10 +18,6 @@ LOGGER = logging.getLogger(__name__)
 
 CACHE_KIB = 65536  # page cache per connection (allocated as used)
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock before StoreUnavailable
-# WAL pages after which a commit checkpoints (default 1000, 4 MB). Each checkpoint costs two fsyncs besides the
-# copy, and at 1M documents a publish writes ~30 KB of WAL (row, indexes, FTS5 segments and merges), so the
-# default checkpointed every ~130 documents: checkpoints took ~40% of insert time at 1M (README, store figures).
-WAL_CHECKPOINT_PAGES = 25600
 FETCH_BATCH = 500
 # Deferred indexing (migration 0003): a publish indexes the queue once it holds FLUSH_DOCS documents or its
 # oldest is FLUSH_SECONDS old; search and iter_documents index whatever is queued before they read.
@@ -64,7 +60,6 @@ class SQLiteStore(SQLStore):
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps the file consistent
-            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             # A batch dirties index pages all over a million-document store (dates, sources, stories are not in
             # insert order); with the default 2 MB cache they spill to the WAL mid-transaction and are read back.
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
