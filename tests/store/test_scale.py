@@ -199,14 +199,14 @@ def test_date_plan_follows_the_share_of_matching_documents(sqlite_url, monkeypat
 
 
 def _stream_store(url: str):
-    """3,000 documents stored roughly in date order, an hour apart; every 50th arrives 20 days late, the last
-    one a year late (dated inside the range the tests ask for); stories of three and word counts vary."""
+    """3,100 documents stored roughly in date order, an hour apart; every 50th arrives 20 days late, the last
+    one (in a date zone of its own) months late, dated inside the range the tests ask for; stories of three."""
     store = open_store(url)
     docs = []
-    for i in range(3000):
+    for i in range(3100):
         hours = i - 24 * 20 if i % 50 == 7 else i
-        if i == 2999:
-            hours = 1500.5
+        if i == 3099:
+            hours = 500.5
         docs.append((make_doc(f"d{i:04d}", "storm " * (1 + i % 5) + "calm " * (i % 3), hours=hours,
                               story_id=f"s{i // 3}"), f"u{i}"))
     store.publish_many(docs)
@@ -219,16 +219,19 @@ def test_sqlite_date_ranged_relevance_walks_date_zones_with_the_same_results(sql
     monkeypatch.setattr(relevance, "SELECTIVE", 0)  # windows walked, not the few filtered documents listed
     store = _stream_store(sqlite_url)
     base = make_doc("x").published
-    query = Query(text="storm", since=base + timedelta(hours=1200), until=base + timedelta(hours=1700),
+    query = Query(text="storm", since=base + timedelta(hours=200), until=base + timedelta(hours=700),
                   all_copies=all_copies, limit=30)
     ranges = store.seq_ranges(query)
     covered = sum(high - low for low, high in ranges)
-    assert ranges[0][1] == 3001 and covered < 2000  # the late last document's zone, and far from all 3,000 seqs
+    assert len(ranges) == 2 and ranges[0] == (3072, 3101)  # the last document's zone, apart from the others
+    assert covered < 2100  # zones 0 and 1 (late arrivals bring zone 1 in), not zone 2
     zoned = every_page(store, query)
+    monkeypatch.setattr(sqlite, "MAX_SEQ_RANGES", 1)  # too many ranges: one around them all
+    assert store.seq_ranges(query) == [(ranges[-1][0], 3101)] and every_page(store, query) == zoned
     monkeypatch.setattr(store, "seq_ranges", lambda query: None)
     assert every_page(store, query) == zoned
-    inside = {f"d{i:04d}" for i in range(3000) if 1200 <= (i - 480 if i % 50 == 7 else i) < 1700} | {"d2999"}
-    assert "d1707" in inside and len(inside) == 501  # 20 days late (dated hour 1227), and the year-late one
+    inside = {f"d{i:04d}" for i in range(3099) if 200 <= (i - 480 if i % 50 == 7 else i) < 700} | {"d3099"}
+    assert "d1157" in inside and len(inside) == 501  # 20 days late (dated hour 677), and the months-late one
     stories = {f"s{int(doc_id[1:]) // 3}" for doc_id in inside}
     assert len(zoned) == len(set(zoned)) == (501 if all_copies else len(stories))
     assert set(zoned) <= inside
