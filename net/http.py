@@ -124,9 +124,8 @@ class Client(httpx.Client):
         super().__init__(transport=transport, **kwargs)
         self.transport = transport
         # Names keep their case on the wire (some servers still care); lower-case keys merge them.
-        self._get_headers = {name.lower(): (name, value) for name, value in
-                             ((raw_name.decode("latin-1"), raw_value.decode("latin-1"))
-                              for raw_name, raw_value in self.headers.raw)}
+        self._get_headers = {name.decode("latin-1").lower(): (name.decode("latin-1"), value.decode("latin-1"))
+                             for name, value in self.headers.raw}
         self._get_timeouts = self.timeout.as_dict()
 
     def get_request(self, url: str, headers: dict[str, str]) -> httpx.Request:

@@ -74,24 +74,26 @@ def _windows(store, query: Query, tq):
         return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
     ranges, span = store.seq_ranges(query), store.window_span(tq)
 
-    def window(bound: int) -> list:
-        if ranges is not None:  # the same window: documents outside these ranges fail the date filter anyway
-            rows = []
-            for low, high in ranges:
-                if len(rows) >= WINDOW:
-                    break
-                if low < bound:
-                    rows += store._rows(window_sql, text_params + [low, min(high, bound)] + cond_params
-                                        + [WINDOW - len(rows)])
-            return rows
-        if span is None:
-            return store._rows(window_sql, text_params + [0, bound] + cond_params + [WINDOW])
-        rows, reach = [], span
+    def ranges_below(bound: int):
+        """The seq ranges [low, high) below `bound` a window looks in, newest first."""
+        if ranges is not None:  # documents outside these ranges fail the date filter anyway
+            yield from ((low, min(high, bound)) for low, high in ranges if low < bound)
+            return
         bound = min(bound, store._one("SELECT coalesce(max(seq), 0) + 1 AS top FROM documents")["top"])
-        while len(rows) < WINDOW and bound > 0:
+        reach = span
+        while bound > 0:
             low = max(0, bound - reach)
-            rows += store.window_rows(window_sql, text_params + [low, bound] + cond_params + [WINDOW - len(rows)])
+            yield low, bound
             bound, reach = low, reach * 4
+
+    def window(bound: int) -> list:
+        if ranges is None and span is None:
+            return store._rows(window_sql, text_params + [0, bound] + cond_params + [WINDOW])
+        rows = []
+        for low, high in ranges_below(bound):
+            rows += store.window_rows(window_sql, text_params + [low, high] + cond_params + [WINDOW - len(rows)])
+            if len(rows) >= WINDOW:
+                break
         return rows
 
     return window

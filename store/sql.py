@@ -111,7 +111,7 @@ class SQLStore(Store):
         return None
 
     def window_rows(self, sql: str, params: list) -> list:
-        """Rows of a relevance window statement over one bounded seq range (see window_span)."""
+        """Rows of a relevance window statement over one bounded seq range (see window_span and seq_ranges)."""
         return self._rows(sql, params)
 
     def _index_due(self, conn) -> None:
