@@ -7,7 +7,7 @@ import pytest
 from ingest.records import FeedEntry
 from tests.pages import aeb_pages, seed_page
 from workers.errors import NoText
-from workers.extract import extract_article, normalize_text
+from workers.extract import declared_language, extract_article, normalize_text
 from workers.records import FetchedPage
 
 URL = "http://news.example/a"
@@ -63,3 +63,19 @@ def test_page_without_article_text_is_refused_as_no_text():
 
 def test_normalize_text_folds_spaces_and_keeps_typography():
     assert normalize_text("  «\u00a0Bonjour\u202f»  \n\n\t l’été ") == "« Bonjour »\nl’été"
+
+
+@pytest.mark.parametrize("html, language", [
+    ('<!DOCTYPE html><html lang="fr-CA"><head>', "fr"),
+    ("<HTML class=x LANG=de><body>", "de"),
+    ('<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="es" lang="pt">', "pt"),
+    ('<html xml:lang="es">', "es"),
+    ('<html data-lang="it"><body>', None),
+    ("<p>a fragment without an html tag</p>", None),
+    # Old IE conditional comments hold <html> tags the parser never sees; the real one follows them.
+    ('<!--[if lt IE 9]><html class="ie" lang="en"><![endif]--><!--[if gte IE 9]><!--><html lang="fr"><!--<![endif]-->',
+     "fr"),
+    ('<!--[if IE 8]><html lang="en"><![endif]--><!--[if gt IE 8]><!--><html><!--<![endif]-->', None),
+])
+def test_declared_language_is_read_off_the_html_tag_outside_comments(html, language):
+    assert declared_language(html) == language
