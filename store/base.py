@@ -115,6 +115,9 @@ class Store(ABC):
     def flush(self) -> None:
         """Make every published document searchable now (search does this itself; a no-op where indexing is immediate)."""
 
+    def checkpoint(self) -> None:
+        """Write what the store deferred into its files now (SQLite: its WAL); a no-op where the server does it."""
+
     @abstractmethod
     def get_document(self, doc_id: str) -> Document | None:
         """One document by id."""

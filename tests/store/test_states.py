@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +147,21 @@ def test_locked_sqlite_database_raises_store_unavailable(sqlite_url):
         blocker.close()
     store.publish(make_doc("a"), "u")  # recovers once the lock is gone
     assert store.get_document("a") is not None
+
+
+def test_sqlite_checkpoint_moves_the_wal_into_the_database_file(sqlite_url):
+    store = SQLiteStore(sqlite_url)
+    try:
+        store.publish_many([(make_doc(f"d{n}", f"text number {n}"), f"u{n}") for n in range(50)])
+        wal = Path(store.path + "-wal")
+        assert wal.stat().st_size > 0  # far below the autocheckpoint threshold: still in the WAL
+        store.checkpoint()
+        assert wal.stat().st_size == 0
+        reader = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)  # reads the file alone, not the WAL
+        assert reader.execute("SELECT count(*) FROM documents").fetchone()[0] == 50
+        reader.close()
+    finally:
+        store.close()
 
 
 def test_unreachable_postgres_raises_store_unavailable():
