@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,6 +22,14 @@ LOGGER = logging.getLogger(__name__)
 FETCH_BATCH = 500
 CONNECT_TIMEOUT = 10  # seconds
 PHRASE_SPAN = 20_000  # seqs a phrase's relevance window looks at first (store.sql.SQLStore.window_span)
+# A word in fewer than SPAN_MAX_SHARE of the documents is found by GIN, and the planner then reads every match's
+# row for its seq (15,000 rows, ~70 ms, for a word in 1.5% of a million documents). From SPAN_MIN_SHARE up, a
+# window reads its matches in a seq range sized to hold about SPAN_SLACK windows of them (migration 0009's BRIN
+# index gives the range's pages for almost nothing). Below it a word's rows are few enough to read all; the
+# planner's estimate for a word outside its most-common list (a serial token, a name) stays below it too.
+SPAN_MIN_SHARE = 0.002
+SPAN_MAX_SHARE = 0.05
+SPAN_SLACK = 1.5
 # Adding a GIN match to a bitmap costs ~0.5 us and testing a row ~7 us (1M-document bench): the few documents a
 # filter leaves are tested row by row when the planner expects the text in this many times more documents.
 PROBE_RATIO = 15
@@ -130,7 +139,14 @@ class PostgresStore(SQLStore):
         # walks the newest rows testing each for the phrase (seconds at a million documents). In bounded seq
         # ranges it tests only the words' common documents there (GIN), and stops at the range holding the
         # window's last match.
-        return PHRASE_SPAN if "<->" in tq.tsquery else None
+        if "<->" in tq.tsquery:
+            return PHRASE_SPAN
+        # Common words are best walked down the seq index, testing each row, and rare ones read whole.
+        matches = self.estimate_matches(tq)
+        top = self._one("SELECT coalesce(max(seq), 0) AS top FROM documents")["top"]
+        if not SPAN_MIN_SHARE * top <= matches <= SPAN_MAX_SHARE * top:
+            return None
+        return math.ceil(SPAN_SLACK * relevance.WINDOW * top / matches)
 
     def window_rows(self, sql: str, params: list) -> list:
         # The planner prices a phrase test like a comparison (it decompresses a tsvector: ~30 us) and would still

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from store import relevance, sqlite
+from store import postgres, relevance, sqlite
 from store.base import open_store
 from store.filters import LIST, PROBE, WALK
 from store.query import compile_query
@@ -100,6 +100,30 @@ def test_postgres_lists_a_filters_few_matches_alike_from_gin_or_row_by_row(pg_ur
         assert forms and all(("ts_match_vq" in sql) == (estimate > 1) for sql in forms)
     assert pages[1] == pages[10**6]
     assert sorted(pages[1]) == ["d01", "d03", "d05", "d07", "d09", "d11"]
+    store.close()
+
+
+def test_postgres_reads_a_mid_frequency_word_in_seq_ranges_and_lists_the_same_pages(pg_url, monkeypatch):
+    store = open_store(pg_url)
+    monkeypatch.setattr(relevance, "WINDOW", 3)
+    for i in range(40):  # the word in every fourth document
+        text = "gale " * (1 + i % 3) + "warning" if i % 4 == 0 else "calm sea"
+        store.publish(make_doc(f"d{i:02d}", text), f"u{i}")
+    tq = compile_query("gale")
+    spans = {}
+    for estimate in (0, 2, 3):  # 40 documents: a span from 0.08 (0.2 %) to 2 (5 %) estimated matches
+        monkeypatch.setattr(store, "estimate_matches", lambda tq, estimate=estimate: estimate)
+        spans[estimate] = store.window_span(tq)
+    assert spans == {0: None, 2: 90, 3: None}  # 1.5 windows of 3 at 2 in 40 documents: 90 seqs
+    query = Query(text="gale", limit=2, all_copies=True)
+    monkeypatch.setattr(store, "estimate_matches", lambda tq: 0)
+    whole = every_page(store, query)
+    # 15 seqs, then 60: windows of 3 gathered over two ranges
+    monkeypatch.setattr(postgres, "SPAN_SLACK", 0.25)
+    monkeypatch.setattr(store, "estimate_matches", lambda tq: 2)
+    assert store.window_span(tq) == 15
+    assert every_page(store, query) == whole
+    assert sorted(whole) == [f"d{i:02d}" for i in range(0, 40, 4)]
     store.close()
 
 

@@ -1,0 +1,2 @@
+-- A PostgreSQL-only change (a block-range index of seq for relevance windows); SQLite's FTS5 walks its
+-- doclists in seq order already. Kept so that both backends number their migrations alike.
