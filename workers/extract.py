@@ -93,7 +93,9 @@ def extract_article(page: FetchedPage, entry: FeedEntry) -> Article:
     result = trafilatura.bare_extraction(
         page.text, url=page.final_url, with_metadata=True, include_comments=False, include_tables=False
     )
-    text = normalize_text(result.text or "") if result is not None else ""
+    if result is None:
+        raise NoText(page.final_url, "no article found (or the page could not be parsed as HTML)")
+    text = normalize_text(result.text or "")
     if _word_count(text) < MIN_WORDS:
         raise NoText(page.final_url, f"{_word_count(text)} words extracted")
     authors = [a.strip() for a in (result.author or "").split(";") if a.strip()] or list(entry.authors)
