@@ -144,7 +144,7 @@ class PostgresStore(SQLStore):
         # Common words are best walked down the seq index, testing each row, and rare ones read whole.
         matches = self.estimate_matches(tq)
         top = self._one("SELECT coalesce(max(seq), 0) AS top FROM documents")["top"]
-        if not SPAN_MIN_SHARE * top <= matches <= SPAN_MAX_SHARE * top:
+        if matches <= 0 or not SPAN_MIN_SHARE * top <= matches <= SPAN_MAX_SHARE * top:
             return None
         return math.ceil(SPAN_SLACK * relevance.WINDOW * top / matches)
 

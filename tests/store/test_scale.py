@@ -111,10 +111,10 @@ def test_postgres_reads_a_mid_frequency_word_in_seq_ranges_and_lists_the_same_pa
         store.publish(make_doc(f"d{i:02d}", text), f"u{i}")
     tq = compile_query("gale")
     spans = {}
-    for estimate in (0, 2, 3):  # 40 documents: a span from 0.08 (0.2 %) to 2 (5 %) estimated matches
+    for estimate in (0, 0.05, 2, 3):  # 40 documents: a span from 0.08 (0.2 %) to 2 (5 %) estimated matches
         monkeypatch.setattr(store, "estimate_matches", lambda tq, estimate=estimate: estimate)
         spans[estimate] = store.window_span(tq)
-    assert spans == {0: None, 2: 90, 3: None}  # 1.5 windows of 3 at 2 in 40 documents: 90 seqs
+    assert spans == {0: None, 0.05: None, 2: 90, 3: None}  # 1.5 windows of 3 at 2 in 40 documents: 90 seqs
     query = Query(text="gale", limit=2, all_copies=True)
     monkeypatch.setattr(store, "estimate_matches", lambda tq: 0)
     whole = every_page(store, query)
