@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from store import relevance
 from store.base import StoreError, StoreUnavailable
+from store.filters import LIST
 from store.rows import Codec, utc
 from store.sql import SQLStore
 
@@ -33,6 +34,7 @@ SPAN_SLACK = 1.5
 # Adding a GIN match to a bitmap costs ~0.5 us and testing a row ~7 us (1M-document bench): the few documents a
 # filter leaves are tested row by row when the planner expects the text in this many times more documents.
 PROBE_RATIO = 15
+TSQUERY = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
 
 
 class PgCodec(Codec):
@@ -105,41 +107,50 @@ class PostgresStore(SQLStore):
                 yield from rows
 
     def text_filter(self, alias: str, tq, plan: str) -> tuple[str, list]:
-        # One form for every plan: PostgreSQL chooses GIN or a row-by-row test from the words' statistics.
-        return f"{alias}.tsv @@ to_tsquery('simple'::regconfig, wd_unaccent(?))", [tq.tsquery]
+        # One form for every plan: PostgreSQL chooses GIN or a row-by-row test from the statistics.
+        if not tq.phrases:
+            return f"{alias}.tsv @@ {TSQUERY}", [tq.tsquery]
+        # The phrases' pairs drive the plan (migration 0010); the words' GIN, whose lists hold every document
+        # with the phrase's words wherever they are, is kept out of it: ts_match_vq is @@ that no index serves.
+        pairs = " AND ".join(f"{alias}.pairs @> wd_phrase_keys(?)" for _ in tq.phrases)
+        return f"{pairs} AND ts_match_vq({alias}.tsv, {TSQUERY})", [*tq.phrases, tq.tsquery]
 
     def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
         # The planner picks GIN for rare words and a backward walk of the seq index for common ones. Rank is
         # computed above the LIMIT, for the window's rows only (their tsvector fetched again by seq): in the
         # scan's own target list PostgreSQL would rank (and read the tsvector of) every GIN match before
         # sorting them. float8: float4 text would not round-trip through a cursor.
-        query = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
-        window = (f"SELECT w.seq, w.id, w.story_id, ts_rank_cd(r.tsv, {query})::float8 AS rank FROM"
-                  f" (SELECT d.seq, d.id, d.story_id FROM documents d WHERE d.tsv @@ {query}"
+        test, params = self.text_filter("d", tq, LIST)
+        window = (f"SELECT w.seq, w.id, w.story_id, ts_rank_cd(r.tsv, {TSQUERY})::float8 AS rank FROM"
+                  f" (SELECT d.seq, d.id, d.story_id FROM documents d WHERE {test}"
                   f" AND d.seq >= ? AND d.seq < ? AND {conds} ORDER BY d.seq DESC LIMIT ?) w"
                   " JOIN documents r ON r.seq = w.seq ORDER BY w.seq DESC")
         # The planner ANDs the filter's index with GIN even for a word in a third of all documents, whose GIN
         # list alone is ~150 ms at a million (a source of 3,000 documents tested row by row: ~25 ms).
         # ts_match_vq is @@ written as a function call, which no index serves.
-        test = "d.tsv @@ {0}"
-        if passing < relevance.SELECTIVE and self.estimate_matches(tq) > PROBE_RATIO * passing:
-            test = "ts_match_vq(d.tsv, {0})"
-        probe = (f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {query})::float8 AS rank FROM documents d"
-                 f" WHERE {test.format(query)} AND {conds}")
-        return window, probe, [tq.tsquery, tq.tsquery]
+        if not tq.phrases and passing < relevance.SELECTIVE and self.estimate_matches(tq) > PROBE_RATIO * passing:
+            test = f"ts_match_vq(d.tsv, {TSQUERY})"
+        probe = (f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {TSQUERY})::float8 AS rank FROM documents d"
+                 f" WHERE {test} AND {conds}")
+        return window, probe, [tq.tsquery, *params]
 
     def estimate_matches(self, tq) -> float:
-        """The planner's estimate of the documents matching `tq` (from the text index's statistics)."""
-        plan = self._one("EXPLAIN (FORMAT JSON) SELECT 1 FROM documents d"
-                         " WHERE d.tsv @@ to_tsquery('simple'::regconfig, wd_unaccent(?))", [tq.tsquery])
+        """The planner's estimate of the documents matching `tq` (from the text index's statistics; for required
+        phrases, of the documents holding their pairs)."""
+        if tq.phrases:
+            test = " AND ".join("d.pairs @> wd_phrase_keys(?)" for _ in tq.phrases)
+            params = list(tq.phrases)
+        else:
+            test, params = f"d.tsv @@ {TSQUERY}", [tq.tsquery]
+        plan = self._one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM documents d WHERE {test}", params)
         return plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]
 
     def window_span(self, tq) -> int | None:
         # PostgreSQL estimates a phrase as common as its words together: for two common words seldom adjacent it
         # walks the newest rows testing each for the phrase (seconds at a million documents). In bounded seq
         # ranges it tests only the words' common documents there (GIN), and stops at the range holding the
-        # window's last match.
-        if "<->" in tq.tsquery:
+        # window's last match. A phrase every match contains is found by its pairs instead, like a word.
+        if "<->" in tq.tsquery and not tq.phrases:
             return PHRASE_SPAN
         # Common words are best walked down the seq index, testing each row, and rare ones read whole.
         matches = self.estimate_matches(tq)

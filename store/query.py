@@ -55,10 +55,15 @@ class Or:
 
 @dataclass(frozen=True)
 class TextQuery:
-    """A compiled query: `fts` for FTS5 MATCH, `tsquery` for to_tsquery; both empty when nothing can match."""
+    """A compiled query: `fts` for FTS5 MATCH, `tsquery` for to_tsquery; both empty when nothing can match.
+
+    `phrases` lists the phrases (words joined by spaces) every match must contain: those the query ANDs, not
+    those under OR or NOT. PostgreSQL finds them by their adjacent word pairs (store/postgres.py).
+    """
 
     fts: str
     tsquery: str
+    phrases: tuple[str, ...] = ()
 
     @property
     def matches_nothing(self) -> bool:
@@ -206,6 +211,15 @@ def to_tsquery(node) -> str:
     return "(" + expr + ")"
 
 
+def required_phrases(node) -> tuple[str, ...]:
+    """The phrases a match of `node` must contain: the node itself, or the phrases its AND requires."""
+    if isinstance(node, Phrase):
+        return (" ".join(node.words),)
+    if isinstance(node, And):
+        return tuple(phrase for item in node.pos for phrase in required_phrases(item))
+    return ()
+
+
 def compile_query(text: str | None) -> TextQuery | None:
     """Compile user query text; None means no text filter, NOTHING means no document can match."""
     if not text:
@@ -223,4 +237,4 @@ def compile_query(text: str | None) -> TextQuery | None:
     if node is None:
         LOGGER.debug("query %.80r has no positive term: matches nothing", text)
         return NOTHING
-    return TextQuery(to_fts5(node), to_tsquery(node))
+    return TextQuery(to_fts5(node), to_tsquery(node), required_phrases(node))

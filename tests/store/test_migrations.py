@@ -45,6 +45,21 @@ def test_upgrading_a_version_1_database_keeps_its_data(store_url):
     store.close()
 
 
+def test_upgrading_a_version_9_database_finds_its_documents_by_phrase(store_url):
+    old = open_unmigrated(store_url)
+    assert old.migrate(target=9) == 9
+    with old._tx() as conn:
+        old._exec(conn, "INSERT INTO documents (id, url, source, fetched, story_id, relation, dated, stored_at, title,"
+                  " text) VALUES ('kept', 'https://x/kept', 'x', ?, 'kept', 'original', ?, ?, 'Tides',"
+                  " 'the spring tide turned while another storm came')", ["2024-03-01T12:00:00.000000Z"] * 3)
+    old.close()
+    store = open_store(store_url)
+    for phrase in ('"while another storm"', '"spring tide"'):
+        assert [hit.document.id for hit in store.search(Query(text=phrase)).hits] == ["kept"]
+    assert store.search(Query(text='"another while"')).hits == []
+    store.close()
+
+
 def test_migrating_twice_applies_each_file_once(store_url):
     store = open_store(store_url)
     version = store.migrate()

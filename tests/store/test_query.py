@@ -21,6 +21,18 @@ def test_phrase_prefix_or_and_not_render_for_both_engines():
     assert tq.tsquery == "((('new' <-> 'york') & 'ukr':*) | ('kyiv' & !('moscow')))"
 
 
+@pytest.mark.parametrize("text, phrases", [
+    ('"new york"', ("new york",)),
+    ('"new york" ukr* "city hall"', ("new york", "city hall")),
+    ('("new york" mayor) "city hall"', ("new york", "city hall")),
+    ('"new york" OR kyiv', ()),
+    ('kyiv -"new york"', ()),
+    ('"york"', ()),
+])
+def test_required_phrases_are_only_those_every_match_contains(text, phrases):
+    assert compile_query(text).phrases == phrases
+
+
 def test_parentheses_group_alternatives():
     assert compile_query("(paris OR berlin) summit").tsquery == "(('paris' | 'berlin') & 'summit')"
 

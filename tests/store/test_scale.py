@@ -127,6 +127,29 @@ def test_postgres_reads_a_mid_frequency_word_in_seq_ranges_and_lists_the_same_pa
     store.close()
 
 
+def test_postgres_keeps_every_adjacent_word_pair_and_finds_phrases_by_them(pg_url):
+    store = open_store(pg_url)
+    store.publish(make_doc("a", "while another, while", title="Grain"), "u1")
+    store.publish(make_doc("b", "another side while"), "u2")
+    pairs = store._one("SELECT pairs = wd_phrase_keys('grain while another while') AS same FROM documents"
+                       " WHERE id = 'a'")
+    assert pairs["same"]  # the title's last word and the text's first are adjacent in the tsvector too
+    store.publish(make_doc("a", "another side", title="Grain"), "u1")  # republished: pairs follow the text
+    assert store._one("SELECT pairs = wd_phrase_keys('grain another side') AS same FROM documents WHERE id = 'a'")["same"]
+    # Both words in 2,000 more documents, never adjacent: the planner reads the phrase's few by the pairs' index.
+    store.publish_many([(make_doc(f"n{i}", f"side {i} while {i} another"), f"v{i}") for i in range(2000)])
+    with store._guard():
+        store._conn().execute("ANALYZE documents")
+    tq = compile_query('"side while"')
+    assert 1 <= store.estimate_matches(tq) < 50
+    window, _, params = store.match_window(tq, "1 = 1", relevance.SELECTIVE)
+    plan = store._rows("EXPLAIN " + window, params + [0, relevance.NO_BOUND, 10])
+    plan = "\n".join(row["QUERY PLAN"] for row in plan)
+    assert "documents_pairs" in plan and "documents_tsv" not in plan
+    assert ids(store.search(Query(text='"side while"'))) == ["b"]
+    store.close()
+
+
 def test_sqlite_defers_indexing_but_search_sees_every_published_document(sqlite_url):
     store = open_store(sqlite_url)
     store.publish(make_doc("a", "harbour strike"), "u1")

@@ -81,6 +81,20 @@ def test_phrase_prefix_and_boolean_queries(store, query, expected):
     assert sorted(ids(store.search(Query(text=query)))) == expected
 
 
+@pytest.mark.parametrize("query, expected", [
+    ('"covid 19 vaccine"', ["a"]), ('"etat major"', ["b"]), ('"tides turned"', ["c"]), ('"while another"', ["d"]),
+    ('"another while"', []), ('"vaccine covid"', []), ('"etat major" "covid 19"', []),
+    ('"while another" OR "etat major"', ["b", "d"]), ('"while another" -major', ["d"]),
+])
+def test_phrases_match_adjacent_words_only_whatever_the_punctuation_and_accents(store, query, expected):
+    store.publish(make_doc("a", "The COVID-19 vaccine arrived; covid cases fell."), "u1")
+    store.publish(make_doc("b", "L'État-major a parlé. Another statement came while the vaccine waited."), "u2")
+    store.publish(make_doc("c", "word " * 3000 + "and then the tides turned"), "u3")
+    store.publish(make_doc("d", "One side waited while another pressed on.", title="Tides"), "u4")
+    assert sorted(ids(store.search(Query(text=query)))) == expected
+    assert sorted(ids(store.search(Query(text=query, order="date")))) == expected
+
+
 @pytest.mark.parametrize("text", ['"', '"unclosed phrase', "*", "**a", "NEAR(a b)", "a:b", "title:grain", "\x00",
                                   "grain\x00deal", "'; DROP TABLE documents; --", "a' OR 1=1", "((((", "))))",
                                   "-", "- -", "OR OR", "^grain", "grain*:*", "x" * 100_000, "grain " * 20_000])

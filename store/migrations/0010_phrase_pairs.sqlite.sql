@@ -1,0 +1,2 @@
+-- A PostgreSQL-only change (an index of adjacent word pairs for phrases); SQLite's FTS5 keeps word positions
+-- in its index already. Kept so that both backends number their migrations alike.
