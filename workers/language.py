@@ -49,6 +49,15 @@ def _confirms(lead: str, hint: str) -> bool:
     return language == hint and probability >= CONFIDENT
 
 
+def _evidence(text: str) -> int:
+    """Letters in `text`, a Han, kana or Hangul character counting CJK_WEIGHT.
+
+    Only whether a sample has none, or SHORT_TEXT or more, matters: its lead usually settles that, at a fifth of
+    the cost of counting all of it.
+    """
+    return len(_LETTER.findall(text)) + (CJK_WEIGHT - 1) * len(_CJK.findall(text))
+
+
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """The ISO 639-1 code of `text`: the hint on short text, the identifier on long text unless it is unsure.
 
@@ -61,7 +70,9 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     """
     hint = _normalise_hint(hint)
     sample = text[:SAMPLE_CHARS]
-    letters = len(_LETTER.findall(sample)) + (CJK_WEIGHT - 1) * len(_CJK.findall(sample))
+    letters = _evidence(sample[:2 * SHORT_TEXT])
+    if letters < SHORT_TEXT:
+        letters = _evidence(sample)
     if letters == 0:
         return hint
     if hint is not None and letters < SHORT_TEXT:
