@@ -7,8 +7,9 @@
 -- collisions, which the phrase test then drops.
 --
 -- tsv was a generated column, which another generated column may not read; it is now computed, with pairs,
--- by a trigger, from the same expression. Existing documents get their pairs here: one pass over the table
--- (about ten minutes for a million documents).
+-- by a trigger, from the same expression. Existing documents get their pairs here: a new version of every row
+-- (25 minutes for a million documents on a 2-core machine), which leaves the table twice its size and its
+-- rows out of their seq order until `VACUUM FULL documents` rewrites it (searches were up to 3x slower).
 CREATE FUNCTION wd_pair_keys(v tsvector) RETURNS int4[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
 AS $fn$
