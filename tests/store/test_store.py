@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -93,6 +95,27 @@ def test_phrases_match_adjacent_words_only_whatever_the_punctuation_and_accents(
     store.publish(make_doc("d", "One side waited while another pressed on.", title="Tides"), "u4")
     assert sorted(ids(store.search(Query(text=query)))) == expected
     assert sorted(ids(store.search(Query(text=query, order="date")))) == expected
+
+
+def test_phrase_search_finds_exactly_the_documents_holding_the_phrase(store):
+    rng = random.Random(5)
+    vocabulary = ["tide", "État", "tide's", "port", "storm", "Port-Louis", "while", "another"]
+    texts = {f"r{n:03d}": " ".join(rng.choice(vocabulary) + rng.choice(["", "", ",", ".", " -"])
+                                   for _ in range(rng.randint(2, 40))) for n in range(150)}
+    store.publish_many([(make_doc(doc_id, text), f"u{doc_id}") for doc_id, text in texts.items()])
+    tokens = {doc_id: re.findall(r"[a-z]+", text.lower().replace("é", "e")) for doc_id, text in texts.items()}
+    for _ in range(40):
+        phrase = [rng.choice(["tide", "etat", "s", "port", "storm", "louis", "while", "another"])
+                  for _ in range(rng.randint(2, 3))]
+        expected = sorted(doc_id for doc_id, words in tokens.items()
+                          if any(words[i:i + len(phrase)] == phrase for i in range(len(words))))
+        found, cursor = [], None
+        while True:
+            page = store.search(Query(text='"' + " ".join(phrase) + '"', all_copies=True, limit=100, cursor=cursor))
+            found += ids(page)
+            if not (cursor := page.next_cursor):
+                break
+        assert sorted(found) == expected, phrase
 
 
 @pytest.mark.parametrize("text", ['"', '"unclosed phrase', "*", "**a", "NEAR(a b)", "a:b", "title:grain", "\x00",
