@@ -110,8 +110,9 @@ def test_postgres_reads_a_mid_frequency_word_in_seq_ranges_and_lists_the_same_pa
         text = "gale " * (1 + i % 3) + "warning" if i % 4 == 0 else "calm sea"
         store.publish(make_doc(f"d{i:02d}", text), f"u{i}")
     tq = compile_query("gale")
+    monkeypatch.setattr(postgres, "SPAN_MIN_MATCHES", 0.08)
     spans = {}
-    for estimate in (0, 0.05, 2, 3):  # 40 documents: a span from 0.08 (0.2 %) to 2 (5 %) estimated matches
+    for estimate in (0, 0.05, 2, 3):  # 40 documents: a span from 0.08 to 2 (5 %) estimated matches
         monkeypatch.setattr(store, "estimate_matches", lambda tq, estimate=estimate: estimate)
         spans[estimate] = store.window_span(tq)
     assert spans == {0: None, 0.05: None, 2: 90, 3: None}  # 1.5 windows of 3 at 2 in 40 documents: 90 seqs
