@@ -8,8 +8,9 @@
 --
 -- tsv was a generated column, which another generated column may not read; it is now computed, with pairs,
 -- by a trigger, from the same expression. Existing documents get their pairs here: a new version of every row
--- (25 minutes for a million documents on a 2-core machine), which leaves the table twice its size and its
--- rows out of their seq order until `VACUUM FULL documents` rewrites it (searches were up to 3x slower).
+-- (25 minutes for a million documents on a 2-core machine), which leaves the table twice its size (on that
+-- store, a word with a language filter then took 1.75 s at p95, under 50 ms on a store loaded fresh) until
+-- `VACUUM FULL documents` rewrites it without the old versions.
 CREATE FUNCTION wd_pair_keys(v tsvector) RETURNS int4[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
 AS $fn$
