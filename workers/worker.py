@@ -63,6 +63,9 @@ class _Wiredesk:
     """What wiredesk adds to an rq worker: reconciling URL states in its maintenance, remembering a stop."""
 
     asked_to_stop = False
+    # rq's "result is kept for 86400 seconds" after every job says nothing our own line per URL does not; the
+    # line cost 0.2-0.5 ms of a no-op job's 3.2-3.7 ms of CPU (2,000 jobs, INFO level, stderr to /dev/null).
+    log_result_lifespan = False
 
     def _start_scheduler(self, *args, **kwargs):
         """rq's, with the scheduler process bound to die with this worker (`_bind_scheduler_to_worker`)."""

@@ -1,4 +1,4 @@
-"""What wiredesk's worker class changes in rq's: the bookkeeping round trips each job costs."""
+"""What wiredesk's worker class changes in rq's: the bookkeeping round trips each job costs, what it logs."""
 
 import redis
 from rq import Queue
@@ -36,4 +36,20 @@ def test_rq_bookkeeping_costs_at_most_thirteen_round_trips_a_job(job_settings, r
     # before every job, a heartbeat that shortens the worker's TTL and one that lengthens it again, a job heartbeat
     # at its end). Skipped heartbeats and suspension checks come back once a second on a slow machine.
     assert CountingConnection.round_trips / JOBS <= 13
+    store.close()
+
+
+def test_a_job_logs_how_its_url_ended_and_not_how_long_rq_keeps_its_result(job_settings, redis_url, http_server,
+                                                                             caplog):
+    store = open_store(job_settings.store_url)
+    conn = redis.Redis.from_url(redis_url)
+    enqueue(job_settings, store, conn, [http_server.add("/log/1", article_page("Harbour story for the log"))])
+    init_runtime(job_settings)
+    worker = worker_class(job_settings)([Queue(job_settings.queue_name, connection=conn)], connection=conn)
+    with caplog.at_level("INFO"):
+        worker.work(burst=True, logging_level="INFO")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("/log/1" in message and "state=stored" in message for message in messages), messages
+    assert any("Job OK" in message for message in messages), messages
+    assert not any("result is kept" in message for message in messages), messages
     store.close()
