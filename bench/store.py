@@ -236,6 +236,7 @@ def copy_load(store, texts: list[dict], count: int) -> None:
         for index in indexes:
             conn.execute(index["indexdef"])
             print(f"  built {index['indexname']}", file=sys.stderr, flush=True)
+        conn.execute("RESET maintenance_work_mem")  # the store keeps this connection for the timed part
 
 
 def percentile(values: list[float], share: float) -> float:

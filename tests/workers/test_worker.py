@@ -21,14 +21,18 @@ class CountingConnection(redis.Connection):
         super().send_packed_command(command, check_health)
 
 
-def test_rq_bookkeeping_costs_at_most_thirteen_round_trips_a_job(job_settings, redis_url, http_server):
+def _queued_worker(job_settings, redis_url, urls, connection_class=redis.Connection):
+    """The store with `urls` enqueued, and a wiredesk worker on their queue over a connection of that class."""
     store = open_store(job_settings.store_url)
-    plain = redis.Redis.from_url(redis_url)
-    urls = [http_server.add(f"/rt/{n}", article_page(f"Harbour story number {n}")) for n in range(JOBS)]
-    enqueue(job_settings, store, plain, urls)
+    enqueue(job_settings, store, redis.Redis.from_url(redis_url), urls)
     init_runtime(job_settings)
-    counted = redis.Redis.from_url(redis_url, connection_class=CountingConnection)
-    worker = worker_class(job_settings)([Queue(job_settings.queue_name, connection=counted)], connection=counted)
+    conn = redis.Redis.from_url(redis_url, connection_class=connection_class)
+    return store, worker_class(job_settings)([Queue(job_settings.queue_name, connection=conn)], connection=conn)
+
+
+def test_rq_bookkeeping_costs_at_most_thirteen_round_trips_a_job(job_settings, redis_url, http_server):
+    urls = [http_server.add(f"/rt/{n}", article_page(f"Harbour story number {n}")) for n in range(JOBS)]
+    store, worker = _queued_worker(job_settings, redis_url, urls, CountingConnection)
     CountingConnection.round_trips = 0
     worker.work(burst=True)
     assert store.count_url_states() == {"stored": JOBS}
@@ -41,11 +45,8 @@ def test_rq_bookkeeping_costs_at_most_thirteen_round_trips_a_job(job_settings, r
 
 def test_a_job_logs_how_its_url_ended_and_not_how_long_rq_keeps_its_result(job_settings, redis_url, http_server,
                                                                              caplog):
-    store = open_store(job_settings.store_url)
-    conn = redis.Redis.from_url(redis_url)
-    enqueue(job_settings, store, conn, [http_server.add("/log/1", article_page("Harbour story for the log"))])
-    init_runtime(job_settings)
-    worker = worker_class(job_settings)([Queue(job_settings.queue_name, connection=conn)], connection=conn)
+    url = http_server.add("/log/1", article_page("Harbour story for the log"))
+    store, worker = _queued_worker(job_settings, redis_url, [url])
     with caplog.at_level("INFO"):
         worker.work(burst=True, logging_level="INFO")
     messages = [record.getMessage() for record in caplog.records]
