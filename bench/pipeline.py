@@ -3,7 +3,8 @@
 Real article pages (../shared/corpus/aeb) are served from loopback sites in another process; the pipeline
 (poll the feed, 2 running rq worker processes: fetch, extract, dedup, publish to SQLite) is timed from the
 poll until every URL is in a final state, against a plain loop of trafilatura.bare_extraction over the same
-bytes in 2 processes, in the same run. Both sides start warm: pool and workers exist before the clock.
+bytes in 2 processes, in the same run. Both sides start warm: the pool and the workers exist before the
+clock, forked from a process that has paid extraction's first-use costs (`workers.extract.warm_up`).
 On a shared machine other jobs slow one side or the other at random: both sides run `--rounds` times,
 alternating, and the best of each is compared (as timeit does); every round is printed.
 Each round also prints the CPU time per page on both sides, which moves far less with the machine's load than
@@ -38,6 +39,7 @@ from store.base import open_store  # noqa: E402
 from store.records import Feed  # noqa: E402
 from tests.pages import rss  # noqa: E402
 from store.records import FINAL_STATES  # noqa: E402
+from workers.extract import warm_up  # noqa: E402
 from workers.worker import start_workers, stop_workers  # noqa: E402
 
 
@@ -74,6 +76,7 @@ def _redis_cpu(conn: redis.Redis) -> float:
 
 def baseline(pages: list[tuple[str, bytes]], processes: int) -> tuple[float, float]:
     """Pages per second of bare trafilatura extraction in `processes` processes, and their CPU seconds."""
+    warm_up()  # in this process, which the pool's processes are forked from, as the workers are from theirs
     cpu = _children_cpu()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         start = time.perf_counter()

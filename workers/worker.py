@@ -35,13 +35,6 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _scheduler_parent: int | None = None  # the worker's pid while it forks rq's scheduler process
 
-_WARM_UP_PAGE = (
-    "<html lang='en'><head><title>Warm-up</title><meta name='author' content='A. Writer'></head><body><article>"
-    + "".join(f"<p>Paragraph {n}: the first extraction in a process compiles lazy regular expressions, "
-              f"loads the language model and imports helpers, which costs about a second.</p>" for n in range(6))
-    + "</article></body></html>"
-)
-
 
 def _bind_scheduler_to_worker() -> None:
     """In the child forked as rq's scheduler: have Linux send it SIGTERM when its worker dies.
@@ -162,21 +155,10 @@ def preload(settings: Settings) -> None:
 
     Without it each horse pays about a second of imports and first-call set-up before its first page.
     """
-    from datetime import datetime, timezone
-
-    from trafilatura.external import jt_stoplist_init
-
-    from ingest.records import FeedEntry
     from workers import jobs  # noqa: F401  (imports the whole job chain: trafilatura, lxml, httpx, the store)
-    from workers.extract import extract_article
-    from workers.records import FetchedPage
+    from workers.extract import WARM_UP_PAGE, warm_up
 
-    url = "http://localhost/warm-up"
-    page = FetchedPage(url, url, 200, "text/html", {}, b"", _WARM_UP_PAGE, "utf-8", datetime.now(timezone.utc))
-    extract_article(page, FeedEntry(url=url, canonical_url=url, url_id="warm-up", feed_url=url))
-    # The warm-up page extracts cleanly; the first page trafilatura hands over to jusText would load jusText's
-    # stoplists of every language (~0.15 s).
-    jt_stoplist_init()
+    warm_up()
 
     if settings.crosslingual:
         from threadpoolctl import threadpool_limits
@@ -187,7 +169,7 @@ def preload(settings: Settings) -> None:
         # the cores (measured: half the pipeline's throughput on 2 cores with 2 workers).
         threadpool_limits(limits=1)
 
-        embed(_WARM_UP_PAGE)  # the encoder loads its weights lazily, on the first text it encodes
+        embed(WARM_UP_PAGE)  # the encoder loads its weights lazily, on the first text it encodes
     init_runtime(settings)
     runtime = get_runtime()
     runtime.client, runtime.dedup, runtime.crosslingual  # built once here, inherited by every work horse

@@ -1,6 +1,9 @@
 """Extraction: article text and metadata from real pages, merged with the feed entry; flags and refusals."""
 
+import subprocess
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +82,14 @@ def test_normalize_text_folds_spaces_and_keeps_typography():
 ])
 def test_declared_language_is_read_off_the_html_tag_outside_comments(html, language):
     assert declared_language(html) == language
+
+
+def test_warm_up_loads_what_a_workers_first_pages_would_otherwise_load():
+    # A fresh interpreter: this one may have loaded them already, in other tests.
+    probe = ("import trafilatura.external as jt; from htmldate.extractors import get_external_parser as dp;"
+             "from workers.extract import warm_up;"
+             "before = (jt.JT_STOPLIST is None, dp.cache_info().currsize); warm_up();"
+             "print(before, (jt.JT_STOPLIST is None, dp.cache_info().currsize))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.split() == ["(True,", "0)", "(False,", "1)"]
