@@ -116,7 +116,8 @@ class Store(ABC):
         """Make every published document searchable now (search does this itself; a no-op where indexing is immediate)."""
 
     def checkpoint(self) -> None:
-        """Write what the store deferred into its files now (SQLite: its WAL); a no-op where the server does it."""
+        """Write what the store deferred into its files now (SQLite: its WAL; PostgreSQL: its text indexes' pending
+        lists)."""
 
     @abstractmethod
     def get_document(self, doc_id: str) -> Document | None:

@@ -46,6 +46,7 @@ def publish_many(store, items: list[tuple[Document, str]]) -> None:
     stamp = codec.dump_time(now)
     docs = [(doc if doc.story_id else replace(doc, story_id=doc.id), url_id) for doc, url_id in items]
     with store._tx() as conn:
+        store._before_publish(conn)
         lists = _stored_lists(store, conn, sorted({doc.id for doc, _ in docs}))
         doc_rows, story_rows, url_rows = [], [], []
         for doc, url_id in docs:

@@ -114,6 +114,9 @@ class SQLStore(Store):
         """Rows of a relevance window statement over one bounded seq range (see window_span and seq_ranges)."""
         return self._rows(sql, params)
 
+    def _before_publish(self, conn) -> None:
+        """Inside a publish transaction, before its writes: settings the backend wants for them."""
+
     def _index_due(self, conn) -> None:
         """Inside a publish transaction: index queued documents if the backend defers it and they are due."""
 

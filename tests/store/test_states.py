@@ -164,6 +164,35 @@ def test_sqlite_checkpoint_moves_the_wal_into_the_database_file(sqlite_url):
         store.close()
 
 
+def test_postgres_publish_merges_index_entries_with_more_work_mem_than_other_statements(pg_url):
+    store = open_store(pg_url)
+    conn = store._conn()
+    try:
+        conn.execute("CREATE TABLE seen (work_mem text)")
+        conn.execute("CREATE FUNCTION note_work_mem() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                     " INSERT INTO seen VALUES (current_setting('work_mem')); RETURN NEW; END $$")
+        conn.execute("CREATE TRIGGER note BEFORE INSERT ON documents FOR EACH ROW EXECUTE FUNCTION note_work_mem()")
+        before = conn.execute("SHOW work_mem").fetchone()["work_mem"]
+        store.publish_many([(make_doc("a"), "ua"), (make_doc("b"), "ub")])
+        assert [row["work_mem"] for row in conn.execute("SELECT work_mem FROM seen")] == ["64MB", "64MB"]
+        assert conn.execute("SHOW work_mem").fetchone()["work_mem"] == before  # SET LOCAL: for the publish only
+    finally:
+        store.close()
+
+
+def test_postgres_checkpoint_merges_the_text_indexes_pending_lists(pg_url):
+    store = open_store(pg_url)
+    try:
+        store.publish_many([(make_doc(f"d{n}", f"text number {n} about Kharkiv"), f"u{n}") for n in range(20)])
+        store.checkpoint()
+        conn = store._conn()
+        for index in ("documents_tsv", "documents_pairs"):  # nothing left to merge
+            assert conn.execute("SELECT gin_clean_pending_list(%s::regclass) AS n", [index]).fetchone()["n"] == 0
+        assert len(store.search(Query(text='"about kharkiv"', all_copies=True, limit=50)).hits) == 20
+    finally:
+        store.close()
+
+
 def test_unreachable_postgres_raises_store_unavailable():
     with pytest.raises(StoreUnavailable):
         open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=1")
