@@ -284,6 +284,9 @@ def run(backend: str, url: str, texts: list[dict], count: int, batch: int, only:
     if timed and url.startswith("sqlite:"):
         bare = min(timed, CEILING_DOCS)
         loaded += f" (bare FTS5 inserts of {bare:,} such documents: {fts5_ceiling(texts, bare):,.0f} docs/s)"
+    if url.startswith("postgresql:"):  # the two server settings the figures depend on most (see docker-compose.yml)
+        server = store._one("SELECT current_setting('shared_buffers') AS b, current_setting('max_wal_size') AS w")
+        loaded += f" (server: shared_buffers {server['b']}, max_wal_size {server['w']})"
     size = size_of(store, url)
     times = time_queries(store, queries(pick_words(texts), count, pick_source(texts)), only)
     every = [t for runs in times.values() for t in runs] or [math.nan]

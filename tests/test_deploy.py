@@ -39,6 +39,11 @@ def test_compose_redis_persists_the_queue_and_workers_scale():
     assert "container_name" not in worker and "ports" not in worker  # `--scale worker=N` needs both absent
 
 
+def test_compose_postgres_gets_buffers_and_wal_for_a_million_documents():
+    command = " ".join(compose_services()["postgres"]["command"])
+    assert "shared_buffers=${PG_SHARED_BUFFERS:-4GB}" in command and "max_wal_size=${PG_MAX_WAL_SIZE:-16GB}" in command
+
+
 def test_parse_command_rejects_an_unknown_option():
     with pytest.raises(click.UsageError):
         parse_command(["worker", "--no-such-option"])
