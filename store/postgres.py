@@ -39,9 +39,10 @@ TSQUERY = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
 # The text and pair indexes take new entries in a pending list (GIN fast update, 16 MB) that the insert finding it
 # full merges into the index, holding at most work_mem of entries at a time: at PostgreSQL's default 4 MB a merge
 # takes several passes, each rewriting (and, after a checkpoint, logging whole) pages all over the pair index.
-# Measured at 1M documents (bench/store.py --sample, merge of what is left pending included): 95 -> 181 docs/s in
-# batches of 500 (128 MB: 194) and 92 -> 145 one at a time; WAL 907 -> 515 KB a document. Only the backend
-# merging holds that memory (the others skip the merge while one runs), and only in a publish transaction.
+# Measured at 1.06M documents (bench/store.py --sample, merge of what is left pending included): 95 -> 212
+# docs/s in batches of 500 (WAL 907 -> 435 KB a document) and 92 -> 144 one at a time (set for the whole
+# database instead: 64 MB 181, 128 MB 194). Only the backend merging holds that memory (the others skip the merge
+# while one runs), and only in a publish transaction.
 MERGE_WORK_MEM = "64MB"
 GIN_INDEXES = ("documents_tsv", "documents_pairs")
 
