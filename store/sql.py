@@ -302,22 +302,31 @@ class SQLStore(Store):
         return {row["state"]: row["n"] for row in self._rows("SELECT state, count(*) AS n FROM urls GROUP BY state")}
 
     def stale_urls(self, updated_before: datetime, limit: int = 1000) -> list[UrlState]:
-        rows = self._rows(f"SELECT {column_list(URL_COLUMNS)} FROM urls WHERE state IN (?, ?, ?) AND updated_at < ?"
-                          " ORDER BY updated_at LIMIT ?",
-                          [QUEUED, STARTED, RETRYING, self.codec.dump_time(updated_before), limit])
-        return [self.codec.url_state(row) for row in rows]
+        return self._urls_by_state([QUEUED, STARTED, RETRYING], " AND updated_at < ?",
+                                   [self.codec.dump_time(updated_before)], "updated_at", limit)
 
     def list_failures(self, since: datetime | None = None, reason: str | None = None,
                       include_retrying: bool = True, limit: int = 1000) -> list[UrlState]:
-        states = [FAILED, RETRYING] if include_retrying else [FAILED]
-        sql = f"SELECT {column_list(URL_COLUMNS)} FROM urls WHERE state IN ({', '.join('?' * len(states))})"
-        params: list = list(states)
+        where, params = "", []
         if since is not None:
-            sql, params = sql + " AND updated_at >= ?", params + [self.codec.dump_time(since)]
+            where, params = " AND updated_at >= ?", [self.codec.dump_time(since)]
         if reason:
             # substr, not LIKE: the same case-sensitive prefix test on both backends, no wildcards to escape
-            sql, params = sql + " AND substr(reason, 1, ?) = ?", params + [len(reason), reason]
-        rows = self._rows(sql + " ORDER BY updated_at DESC, url_id LIMIT ?", params + [limit])
+            where, params = where + " AND substr(reason, 1, ?) = ?", params + [len(reason), reason]
+        states = [FAILED, RETRYING] if include_retrying else [FAILED]
+        return self._urls_by_state(states, where, params, "updated_at DESC, url_id", limit)
+
+    def _urls_by_state(self, states: list[str], where: str, params: list, order: str, limit: int) -> list[UrlState]:
+        """The first `limit` URLs in `states` that meet `where`, in `order` (which starts with updated_at).
+
+        One branch per state: each reads its range of urls_state (state, updated_at) already in order and the
+        union merges them, stopping at the limit. `state IN (...)` spans several ranges, so it sorted every
+        failure to return the newest ones (17 ms for 12,000 failures among 300,000 URLs; 1.8 ms in branches),
+        and with planner statistics SQLite walked an index on updated_at instead, testing every URL.
+        """
+        branch = f"SELECT {column_list(URL_COLUMNS)} FROM urls WHERE state = ?{where}"
+        sql = " UNION ALL ".join([branch] * len(states)) + f" ORDER BY {order} LIMIT ?"
+        rows = self._rows(sql, [arg for state in states for arg in (state, *params)] + [limit])
         return [self.codec.url_state(row) for row in rows]
 
     # Documents, stories, search: shared logic in their own modules

@@ -65,6 +65,41 @@ def test_stale_urls_are_unfinished_ones_not_touched_since(store):
     assert [s.url_id for s in stale] == ["old"]
 
 
+def _vm_steps(store, call) -> int:
+    """How many tens of SQLite virtual-machine instructions `call` runs (the work its statements do)."""
+    conn, steps = store._conn(), []
+    conn.set_progress_handler(lambda: steps.append(1), 10)
+    try:
+        call()
+    finally:
+        conn.set_progress_handler(None, 10)
+    return len(steps)
+
+
+def test_newest_failures_cost_the_same_with_many_older_failures_or_newer_urls(tmp_path):
+    store = SQLiteStore(f"sqlite:///{tmp_path}/store.db")
+
+    def add(prefix: str, count: int, state: str, start: datetime) -> None:
+        store.claim_urls([url_state(f"{prefix}{n}", state=state, created_at=start, updated_at=start + timedelta(
+            seconds=n)) for n in range(count)])
+        store._conn().execute("ANALYZE")  # planner statistics, as ANALYZE or PRAGMA optimize gather them
+
+    def newest() -> int:
+        listed = []
+        steps = _vm_steps(store, lambda: listed.extend(store.list_failures(limit=10)))
+        assert [s.url_id for s in listed] == [f"{kind}{n}" for n in range(99, 94, -1) for kind in "rf"]
+        return steps
+
+    add("f", 100, FAILED, NOW)
+    add("r", 100, RETRYING, NOW + timedelta(seconds=0.5))
+    few = newest()
+    add("old", 3000, FAILED, NOW - timedelta(days=1))
+    assert newest() < 2 * few
+    add("new", 5000, STORED, NOW + timedelta(days=1))
+    assert newest() < 2 * few
+    store.close()
+
+
 def test_due_feeds_are_unscheduled_first_then_oldest_and_never_gone(store):
     assert store.add_feeds([Feed(url="https://a/feed"), Feed(url="https://b/feed", next_poll=NOW - timedelta(hours=1)),
                             Feed(url="https://c/feed", next_poll=NOW - timedelta(hours=2)),
