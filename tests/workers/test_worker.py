@@ -43,6 +43,19 @@ def test_rq_bookkeeping_costs_at_most_thirteen_round_trips_a_job(job_settings, r
     store.close()
 
 
+def test_redis_forgets_a_finished_job_within_minutes(job_settings, redis_url, http_server):
+    url = http_server.add("/ttl/1", article_page("Harbour story that ends well"))
+    store, worker = _queued_worker(job_settings, redis_url, [url])
+    worker.work(burst=True)
+    assert store.count_url_states() == {"stored": 1}
+    conn = redis.Redis.from_url(redis_url)
+    jobs = list(conn.scan_iter("rq:job:*"))
+    assert len(jobs) == 1
+    kept = [key for key in conn.scan_iter("*") if jobs[0].rsplit(b":", 1)[-1] in key]  # job, result, execution
+    assert kept and all(0 < conn.ttl(key) <= 15 * 60 for key in kept), {key: conn.ttl(key) for key in kept}
+    store.close()
+
+
 def test_a_job_logs_how_its_url_ended_and_not_how_long_rq_keeps_its_result(job_settings, redis_url, http_server,
                                                                              caplog):
     url = http_server.add("/log/1", article_page("Harbour story for the log"))
