@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from store.base import InvalidQuery
+from store.documents import COUNT_COPIES
 from store.records import DUPLICATE, NEAR, STORED, Query, UrlState
 from tests.store.factory import BASE, ids, make_doc
 
@@ -206,3 +207,16 @@ def test_stats_count_documents_stories_and_duplicates(store):
     stats = store.stats()
     assert (stats["documents"], stats["stories"], stats["duplicates"]) == (3, 2, 1)
     assert stats["stored_last_hour"] == stats["stored_last_day"] == 3
+
+
+def test_duplicates_are_counted_from_an_index_of_the_copies_alone(store):
+    store.publish(make_doc("a", story_id="s"), "u1")
+    store.publish(make_doc("b", story_id="s", relation=NEAR), "u2")
+    if store.dialect == "sqlite":
+        plan = [row["detail"] for row in store._rows(f"EXPLAIN QUERY PLAN {COUNT_COPIES}", [])]
+    else:  # a two-row table is read whole whatever its indexes: ask for the plan a large one gets
+        with store._tx() as conn:
+            conn.execute("SET LOCAL enable_seqscan = off")
+            plan = [row["QUERY PLAN"] for row in conn.execute(f"EXPLAIN {COUNT_COPIES}").fetchall()]
+    assert any("documents_copies" in line for line in plan), plan
+    assert store.stats()["duplicates"] == 1
