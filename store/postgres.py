@@ -135,7 +135,7 @@ class PostgresStore(SQLStore):
         pairs = " AND ".join(f"{alias}.pairs @> wd_phrase_keys(?)" for _ in tq.phrases)
         return f"{pairs} AND ts_match_vq({alias}.tsv, {TSQUERY})", [*tq.phrases, tq.tsquery]
 
-    def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
+    def match_window(self, tq, conds: str, few_conds: str, passing: int) -> tuple[str, str, list]:
         # The planner picks GIN for rare words and a backward walk of the seq index for common ones. Rank is
         # computed above the LIMIT, for the window's rows only (their tsvector fetched again by seq): in the
         # scan's own target list PostgreSQL would rank (and read the tsvector of) every GIN match before
@@ -151,7 +151,7 @@ class PostgresStore(SQLStore):
         if not tq.phrases and passing < relevance.SELECTIVE and self.estimate_matches(tq) > PROBE_RATIO * passing:
             test = f"ts_match_vq(d.tsv, {TSQUERY})"
         probe = (f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {TSQUERY})::float8 AS rank FROM documents d"
-                 f" WHERE {test} AND {conds}")
+                 f" WHERE {test} AND {few_conds}")
         return window, probe, [tq.tsquery, *params]
 
     def estimate_matches(self, tq) -> float:
@@ -187,6 +187,3 @@ class PostgresStore(SQLStore):
             with conn.transaction():
                 conn.execute("SET LOCAL enable_indexscan = off")
                 return conn.execute(self._sql(sql), params).fetchall()
-
-    def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
-        return f"{column} @> ?", [Jsonb(list(values))]

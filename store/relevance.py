@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 
-from store.filters import PROBE, filters, where
+from store.filters import PROBE, filters, label_walk, where
 from store.records import Query
 
 LOGGER = logging.getLogger(__name__)
@@ -63,13 +63,16 @@ def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) 
 def _windows(store, query: Query, tq):
     """A function of a seq bound returning the WINDOW newest matches below it, newest first."""
     conds, cond_params = filters(store, query, "d", None)
-    passing = SELECTIVE
+    passing, few_conds, few_params = SELECTIVE, conds, cond_params
     if conds:
-        passing = store._one(f"SELECT count(*) AS n FROM (SELECT 1 FROM documents d WHERE {where(conds)} LIMIT ?) f",
-                             cond_params + [SELECTIVE])["n"]
-    window_sql, few_sql, text_params = store.match_window(tq, where(conds), passing)
+        source, walker, counted, count_params = label_walk(store, query, rows=False)
+        passing = store._one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {where(counted)} LIMIT ?) f",
+                             count_params + [SELECTIVE])["n"]
+        if walker != "d":  # through a feed or flag label: the few documents are read from its list too
+            few_conds, few_params = [f"d.seq IN (SELECT l.seq FROM {source} WHERE {where(counted)})"], count_params
+    window_sql, few_sql, text_params = store.match_window(tq, where(conds), where(few_conds), passing)
     if passing < SELECTIVE:
-        matches = sorted((row for row in store._rows(few_sql, text_params + cond_params) if row["rank"] is not None),
+        matches = sorted((row for row in store._rows(few_sql, text_params + few_params) if row["rank"] is not None),
                          key=lambda row: -row["seq"])
         return lambda bound: [row for row in matches if row["seq"] < bound][:WINDOW]
     ranges, span = store.seq_ranges(query), store.window_span(tq)

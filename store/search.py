@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from store.base import InvalidQuery
-from store.filters import LIST, PROBE, filters, where
+from store.filters import LIST, PROBE, filters, label_walk, where
 from store.query import compile_query
 from store.records import Document, Hit, Query, ResultPage
 from store.relevance import relevance_page
@@ -56,19 +56,19 @@ def decode_cursor(cursor: str, order: str) -> tuple:
 
 def _by_date(store, query: Query, tq, limit: int) -> tuple[str, list]:
     """Matches newest first (dated desc, id); each story's newest match only unless all copies."""
-    conds, params = filters(store, query, "d", tq, LIST if tq is None else store.date_plan(tq, limit))
+    source, key, conds, params = label_walk(store, query, tq, LIST if tq is None else store.date_plan(tq, limit))
     if query.cursor:
-        key, doc_id = decode_cursor(query.cursor, "date")
-        conds.append("(d.dated < ? OR (d.dated = ? AND d.id > ?))")
-        key = store.codec.dump_time(key)
-        params += [key, key, doc_id]
+        doc_key, doc_id = decode_cursor(query.cursor, "date")
+        conds.append(f"({key}.dated < ? OR ({key}.dated = ? AND {key}.id > ?))")
+        doc_key = store.codec.dump_time(doc_key)
+        params += [doc_key, doc_key, doc_id]
     if not query.all_copies:
         inner, more = filters(store, query, "e", tq, PROBE)
         conds.append("NOT EXISTS (SELECT 1 FROM documents e WHERE e.story_id = d.story_id AND e.id <> d.id"
                      f" AND (e.dated > d.dated OR (e.dated = d.dated AND e.id < d.id)) AND {where(inner)})")
         params += more
-    sql = (f"SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated FROM documents d"
-           f" WHERE {where(conds)} ORDER BY d.dated DESC, d.id LIMIT ?")
+    sql = (f"SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated FROM {source}"
+           f" WHERE {where(conds)} ORDER BY {key}.dated DESC, {key}.id LIMIT ?")
     return sql, params + [limit]
 
 

@@ -43,6 +43,7 @@ class SQLStore(Store):
     dialect: str  # the migration file suffix
     codec: Codec
     lock_row = ""  # appended to a SELECT that reads a row the transaction will rewrite
+    label_join = "JOIN"  # how store.filters.label_walk joins a label's documents to their rows
 
     def __init__(self, url: str, auto_migrate: bool = True):
         self.url = url
@@ -88,16 +89,13 @@ class SQLStore(Store):
         return LIST
 
     @abstractmethod
-    def json_contains(self, column: str, values: list[str]) -> tuple[str, list]:
-        """A WHERE condition: the JSON list in `column` holds every one of `values`."""
-
-    @abstractmethod
-    def match_window(self, tq, conds: str, passing: int) -> tuple[str, str, list]:
+    def match_window(self, tq, conds: str, few_conds: str, passing: int) -> tuple[str, str, list]:
         """(window SQL, few SQL, text params) for documents matching `tq` and `conds`, as rows of seq, id,
         story_id and rank (higher is better). The window lists the newest in a seq range, newest first
         (parameters: text params, lowest seq, seq bound, `conds`' params, row limit); when `passing` (< relevance.SELECTIVE)
         documents pass `conds`, `few` lists every match among them, in any order, perhaps with more of them
-        given a NULL rank for no match (parameters: text params, `conds`')."""
+        given a NULL rank for no match (parameters: text params, those of `few_conds`, the same filter written
+        to read the passing documents from a list)."""
 
     def window_span(self, tq) -> int | None:
         """How many seqs below its bound a relevance window of `tq` looks at first (then four times more, and so

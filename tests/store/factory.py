@@ -22,3 +22,14 @@ def make_doc(doc_id: str, text: str = "some text", *, title: str | None = None, 
 def ids(page) -> list[str]:
     """The document ids of a result page, in order."""
     return [hit.document.id for hit in page.hits]
+
+
+def vm_steps(store, call) -> int:
+    """How many tens of SQLite virtual-machine instructions `call` runs (the work its statements do)."""
+    conn, steps = store._conn(), []
+    conn.set_progress_handler(lambda: steps.append(1), 10)
+    try:
+        call()
+    finally:
+        conn.set_progress_handler(None, 10)
+    return len(steps)

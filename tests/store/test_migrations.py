@@ -60,6 +60,22 @@ def test_upgrading_a_version_9_database_finds_its_documents_by_phrase(store_url)
     store.close()
 
 
+def test_upgrading_a_version_12_database_filters_its_documents_by_feed_and_flag(store_url):
+    old = open_unmigrated(store_url)
+    assert old.migrate(target=12) == 12
+    feeds, flags = '["https://x/feed", "https://y/feed"]', '["paywalled"]'
+    with old._tx() as conn:
+        old._exec(conn, "INSERT INTO documents (id, url, source, fetched, story_id, relation, dated, stored_at, text,"
+                  " feeds, flags) VALUES ('kept', 'https://x/kept', 'x', ?, 'kept', 'original', ?, ?, 'tides', ?, ?)",
+                  ["2024-03-01T12:00:00.000000Z"] * 3 + [feeds, flags])
+    old.close()
+    store = open_store(store_url)
+    for query in (Query(feed="https://y/feed"), Query(flags=["paywalled"]), Query(feed="https://x/feed", text="tides")):
+        assert [hit.document.id for hit in store.search(query).hits] == ["kept"]
+    assert store.search(Query(feed="https://z/feed")).hits == []
+    store.close()
+
+
 def test_migrating_twice_applies_each_file_once(store_url):
     store = open_store(store_url)
     version = store.migrate()

@@ -12,7 +12,7 @@ import pytest
 from store.base import StoreUnavailable, open_store
 from store.records import FAILED, QUEUED, RETRYING, STARTED, STORED, Feed, Query, UrlState
 from store.sqlite import SQLiteStore
-from tests.store.factory import make_doc
+from tests.store.factory import make_doc, vm_steps
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -65,17 +65,6 @@ def test_stale_urls_are_unfinished_ones_not_touched_since(store):
     assert [s.url_id for s in stale] == ["old"]
 
 
-def _vm_steps(store, call) -> int:
-    """How many tens of SQLite virtual-machine instructions `call` runs (the work its statements do)."""
-    conn, steps = store._conn(), []
-    conn.set_progress_handler(lambda: steps.append(1), 10)
-    try:
-        call()
-    finally:
-        conn.set_progress_handler(None, 10)
-    return len(steps)
-
-
 def test_newest_failures_cost_the_same_with_many_older_failures_or_newer_urls(tmp_path):
     store = SQLiteStore(f"sqlite:///{tmp_path}/store.db")
 
@@ -86,7 +75,7 @@ def test_newest_failures_cost_the_same_with_many_older_failures_or_newer_urls(tm
 
     def newest() -> int:
         listed = []
-        steps = _vm_steps(store, lambda: listed.extend(store.list_failures(limit=10)))
+        steps = vm_steps(store, lambda: listed.extend(store.list_failures(limit=10)))
         assert [s.url_id for s in listed] == [f"{kind}{n}" for n in range(99, 94, -1) for kind in "rf"]
         return steps
 

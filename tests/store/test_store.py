@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from store import filters
 from store.base import InvalidQuery
 from store.documents import COUNT_COPIES
-from store.records import DUPLICATE, NEAR, STORED, Query, UrlState
+from store.records import DUPLICATE, NEAR, ORIGINAL, STORED, Query, UrlState
 from tests.store.factory import BASE, ids, make_doc
 
 
@@ -145,6 +146,35 @@ def test_filters_on_language_source_dates_feed_flags_and_wire(store):
     assert ids(store.search(Query(flags=["paywall", "live"]))) == ["c"]
     assert ids(store.search(Query(wire="ap"))) == ["a"]
     assert ids(store.search(Query(story_id="b"))) == ["b"]
+
+
+@pytest.mark.parametrize("list_max", [filters.LABEL_LIST_MAX, 1])  # labels read as lists, or probed row by row
+def test_feed_and_flag_filters_follow_a_republished_document(store, monkeypatch, list_max):
+    monkeypatch.setattr(filters, "LABEL_LIST_MAX", list_max)
+    store.publish(make_doc("a", "harbour news", feeds=["f1"], flags=["live"], hours=1), "u1")
+    store.publish(make_doc("a", "harbour news", feeds=["f2"], flags=[], hours=5), "u1")  # feeds merge, flags go
+    store.publish(make_doc("b", "harbour news", feeds=["f2"], hours=3), "u2")
+    for text in (None, "harbour"):  # date-ordered pages walk a label; relevance windows test each match
+        for order in ("date", "relevance"):
+            assert ids(store.search(Query(text=text, feed="f1", order=order))) == ["a"]
+            assert sorted(ids(store.search(Query(text=text, feed="f2", order=order)))) == ["a", "b"]
+            assert ids(store.search(Query(text=text, flags=["live"], order=order))) == []
+    assert ids(store.search(Query(feed="f2", order="date"))) == ["a", "b"]  # a's new date is the newer
+
+
+def test_a_feed_pages_newest_first_one_per_story_across_cursors(store):
+    for i in range(30):  # every third document in the feed; stories of two, the newer copy also in the feed
+        feeds = ["f"] if i % 3 else ["other"]
+        store.publish(make_doc(f"d{i:02d}", "tide", feeds=feeds, story_id=f"s{i // 2}", hours=i,
+                               relation=NEAR if i % 2 else ORIGINAL), f"u{i}")
+    expected = [f"d{i:02d}" for i in range(29, -1, -1) if i % 3 and (i % 2 or not (i + 1) % 3)]
+    seen, cursor = [], None
+    while True:
+        page = store.search(Query(feed="f", order="date", limit=4, cursor=cursor))
+        seen += ids(page)
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == expected
 
 
 def test_date_cursor_pages_are_stable_while_documents_arrive(store):
