@@ -46,15 +46,16 @@ def label_walk(store, query: Query, tq=None, plan: str = LIST, rows: bool = True
 
 def _label_test(store, alias: str, label: str, plan: str) -> str:
     """The condition "the document has `label`": a list of the label's documents, which a plan may start from
-    (the filtered set of a relevance search, its count), while it is short; else a primary-key probe of each
-    row the plan meets. Built whole, a long list costs more than the probes (at 1M documents, the 50,000
-    flagged paywalled: 125 ms a statement)."""
+    (the filtered set of a relevance search, its count), while it is short; else a key probe for each row the
+    plan meets (by its dated and id). Built whole, a long list costs more than the probes (at 1M documents, the
+    50,000 flagged paywalled: 125 ms a statement)."""
     if plan != PROBE:
         found = store._one("SELECT count(*) AS n FROM (SELECT 1 FROM document_labels WHERE label = ? LIMIT ?) f",
                            [label, LABEL_LIST_MAX])["n"]
         if found < LABEL_LIST_MAX:
             return f"{alias}.seq IN (SELECT lb.seq FROM document_labels lb WHERE lb.label = ?)"
-    return f"EXISTS (SELECT 1 FROM document_labels lb WHERE lb.seq = {alias}.seq AND lb.label = ?)"
+    return (f"EXISTS (SELECT 1 FROM document_labels lb WHERE lb.label = ? AND lb.dated = {alias}.dated"
+            f" AND lb.id = {alias}.id)")
 
 
 def filters(store, query: Query, alias: str, tq, plan: str = LIST,
