@@ -146,7 +146,8 @@ def queries(words: dict[str, str], count: int, source: str) -> list[tuple[str, Q
         ("word, date order", Query(text=m, order="date")), ("word, all copies", Query(text=m, all_copies=True)),
         ("source + word", Query(text=f, source=source)), ("page 2 of frequent", None),
         ("feed, date order", Query(feed=feed_of(source), order="date")),
-        ("feed + word", Query(text=f, feed=feed_of(source))), ("flag, date order", Query(flags=["paywalled"], order="date")),
+        ("feed + word", Query(text=f, feed=feed_of(source))),
+        ("flag, date order", Query(flags=["paywalled"], order="date")),
     ]
 
 
