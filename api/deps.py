@@ -15,8 +15,11 @@ def get_store(request: Request) -> Store:
 
 
 def run_search(store: Store, query: Query) -> ResultPage:
-    """store.search, with a query the store rejects (a stale or forged cursor) as a 422 on `cursor`."""
+    """store.search, with a query the store rejects (text it cannot search, a stale or forged cursor) as a 422 on
+    the parameter at fault."""
     try:
         return store.search(query)
     except InvalidQuery as exc:
-        raise invalid("cursor" if query.cursor else "q", str(exc), query.cursor) from None
+        param = exc.param or ("cursor" if query.cursor else "q")
+        value = {"cursor": query.cursor, "q": query.text, "flag": query.flags}.get(param)
+        raise invalid(param, str(exc), value[:100] if isinstance(value, str) else value) from None

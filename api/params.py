@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from store.records import Query
 
 MAX_LIMIT = 100
-MAX_TEXT = 2000  # characters of a filter value kept; the query compiler reads no more either
+MAX_TEXT = 2000  # characters of a filter value kept (q is kept whole: the store refuses one too long)
 _RELATIVE = re.compile(r"^(\d{1,6})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -36,7 +36,8 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())  # ValueError propagates
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    # In UTC here, where an OverflowError (0001-01-01T00:00+01:00 is before year 1 in UTC) still means "not a date".
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _when(name: str, value: str | None) -> datetime | None:
@@ -50,11 +51,11 @@ def _when(name: str, value: str | None) -> datetime | None:
                             " like 90m, 24h, 7d, 2w", value[:100]) from None
 
 
-def _text(value: str | None) -> str | None:
-    """A filter value without NUL characters, cut to MAX_TEXT; None when empty."""
+def _text(value: str | None, limit: int | None = MAX_TEXT) -> str | None:
+    """A filter value without NUL characters, cut to `limit`; None when empty."""
     if value is None:
         return None
-    value = value.replace("\x00", "")[:MAX_TEXT].strip()
+    value = value.replace("\x00", "")[:limit].strip()
     return value or None
 
 
@@ -79,6 +80,7 @@ def filters(
     since_at, until_at = _when("since", since), _when("until", until)
     if since_at and until_at and since_at >= until_at:
         raise invalid("until", "must be after since", until)
-    return Query(text=_text(q), language=_text(lang), since=since_at, until=until_at, date_field=date_field,
+    # q whole: the store refuses a query too long to search as asked instead of searching a cut one.
+    return Query(text=_text(q, None), language=_text(lang), since=since_at, until=until_at, date_field=date_field,
                  source=_text(source), feed=_text(feed), wire=_text(wire), story_id=_text(story),
                  flags=[f for f in map(_text, flag) if f], order=order, limit=limit, cursor=_text(cursor))

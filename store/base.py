@@ -22,7 +22,12 @@ class StoreUnavailable(StoreError):
 
 
 class InvalidQuery(StoreError):
-    """A query the store cannot answer as asked (bad cursor, unknown order or date field)."""
+    """A query the store cannot answer as asked (text it cannot search, a bad cursor, an unknown order or date
+    field); `param` names the query parameter at fault (q, cursor, order, date_field) where one is."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class Store(ABC):

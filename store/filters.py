@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from store.base import InvalidQuery
-from store.records import Query
+from store.records import FLAGS, WIRES, Query
 
 DATE_FIELDS = ("published", "fetched")
 LABEL_LIST_MAX = 5000  # documents of a feed or flag up to which a filter reads them as a list (_label_test)
@@ -16,6 +18,27 @@ LIST, WALK, PROBE = "list", "walk", "probe"
 def clean(value: str) -> str:
     """A filter string without NUL characters (PostgreSQL rejects them in text)."""
     return value.replace("\x00", "")
+
+
+def _language(value: str) -> str:
+    """`fr-FR`, `FR`, `fr_CA` -> `fr`: documents keep the primary language subtag, lower-cased."""
+    return value.strip().lower().replace("_", "-").split("-")[0]
+
+
+def _source(value: str) -> str:
+    """`https://www.Reuters.com/world`, `reuters.com:443` -> `reuters.com`: documents keep the publisher's host,
+    lower-cased, without `www.`."""
+    host = urlsplit(value.strip() if "//" in value else f"//{value.strip()}").hostname or value.strip().lower()
+    return host.removeprefix("www.")
+
+
+def _wire(value: str) -> str:
+    """An agency as documents spell it (`ap` -> `AP`, `reuters` -> `Reuters`); an unknown one as given."""
+    return next((name for name in WIRES if name.lower() == value.strip().lower()), value.strip())
+
+
+# How a filter value given by a user becomes the value documents keep.
+_NORMAL = {"language": _language, "source": _source, "wire": _wire, "story_id": str.strip}
 
 
 def where(conds: list[str]) -> str:
@@ -63,23 +86,26 @@ def filters(store, query: Query, alias: str, tq, plan: str = LIST,
     """WHERE conditions and params for `query`'s filters on documents aliased `alias` (text too when `tq`,
     tested as `plan` says; not `walked_label`, whose documents the caller walks)."""
     if query.date_field not in DATE_FIELDS:
-        raise InvalidQuery(f"date_field must be one of {DATE_FIELDS}")
+        raise InvalidQuery(f"date_field must be one of {DATE_FIELDS}", "date_field")
+    unknown = sorted(set(query.flags) - set(FLAGS))
+    if unknown:
+        raise InvalidQuery(f"unknown flag {unknown[0]!r}: flags are {', '.join(FLAGS)}", "flag")
     conds, params = [], []
-    for name in ("language", "source", "wire", "story_id"):
+    for name, normal in _NORMAL.items():
         value = getattr(query, name)
         if value is not None:
             conds.append(f"{alias}.{name} = ?")
-            params.append(clean(value))
-    # dated equals published where published is set, so a published range is also a dated range: the
-    # redundant condition lets the dated index skip to the range instead of scanning from the newest.
-    columns = (query.date_field, "dated") if query.date_field == "published" else (query.date_field,)
-    for column in columns:
-        if query.since is not None:
-            conds.append(f"{alias}.{column} >= ?")
-            params.append(store.codec.dump_time(query.since))
-        if query.until is not None:
-            conds.append(f"{alias}.{column} < ?")
-            params.append(store.codec.dump_time(query.until))
+            params.append(normal(clean(value)))
+    # A published range is a range of dated: published where the page or feed gave a time, else fetched, the
+    # time date order lists a document by (an undated document would otherwise be listed but never found in
+    # a range); the dated index also skips to the range instead of scanning from the newest.
+    column = "dated" if query.date_field == "published" else query.date_field
+    if query.since is not None:
+        conds.append(f"{alias}.{column} >= ?")
+        params.append(store.codec.dump_time(query.since))
+    if query.until is not None:
+        conds.append(f"{alias}.{column} < ?")
+        params.append(store.codec.dump_time(query.until))
     for label in labels(query):
         if label != walked_label:
             conds.append(_label_test(store, alias, label, plan))

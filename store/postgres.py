@@ -35,7 +35,7 @@ SPAN_SLACK = 1.5
 # Adding a GIN match to a bitmap costs ~0.5 us and testing a row ~7 us (1M-document bench): the few documents a
 # filter leaves are tested row by row when the planner expects the text in this many times more documents.
 PROBE_RATIO = 15
-TSQUERY = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
+TSQUERY = "wd_tsquery(?, ?)"  # migration 0014; its parameters: ts_params(tq)
 # The text and pair indexes take new entries in a pending list (GIN fast update, 16 MB) that the insert finding it
 # full merges into the index, holding at most work_mem of entries at a time: at PostgreSQL's default 4 MB a merge
 # takes several passes, each rewriting (and, after a checkpoint, logging whole) pages all over the pair index.
@@ -45,6 +45,11 @@ TSQUERY = "to_tsquery('simple'::regconfig, wd_unaccent(?))"
 # while one runs), and only in a publish transaction.
 MERGE_WORK_MEM = "64MB"
 GIN_INDEXES = ("documents_tsv", "documents_pairs")
+
+
+def ts_params(tq) -> list:
+    """The parameters of one TSQUERY: the compiled query's template and its words."""
+    return [tq.tsquery, list(tq.ts_words)]
 
 
 class PgCodec(Codec):
@@ -129,11 +134,11 @@ class PostgresStore(SQLStore):
     def text_filter(self, alias: str, tq, plan: str) -> tuple[str, list]:
         # One form for every plan: PostgreSQL chooses GIN or a row-by-row test from the statistics.
         if not tq.phrases:
-            return f"{alias}.tsv @@ {TSQUERY}", [tq.tsquery]
+            return f"{alias}.tsv @@ {TSQUERY}", ts_params(tq)
         # The phrases' pairs drive the plan (migration 0010); the words' GIN, whose lists hold every document
         # with the phrase's words wherever they are, is kept out of it: ts_match_vq is @@ that no index serves.
         pairs = " AND ".join(f"{alias}.pairs @> wd_phrase_keys(?)" for _ in tq.phrases)
-        return f"{pairs} AND ts_match_vq({alias}.tsv, {TSQUERY})", [*tq.phrases, tq.tsquery]
+        return f"{pairs} AND ts_match_vq({alias}.tsv, {TSQUERY})", [*tq.phrases, *ts_params(tq)]
 
     def match_window(self, tq, conds: str, few_conds: str, passing: int) -> tuple[str, str, list]:
         # The planner picks GIN for rare words and a backward walk of the seq index for common ones. Rank is
@@ -152,7 +157,7 @@ class PostgresStore(SQLStore):
             test = f"ts_match_vq(d.tsv, {TSQUERY})"
         probe = (f"SELECT d.seq, d.id, d.story_id, ts_rank_cd(d.tsv, {TSQUERY})::float8 AS rank FROM documents d"
                  f" WHERE {test} AND {few_conds}")
-        return window, probe, [tq.tsquery, *params]
+        return window, probe, [*ts_params(tq), *params]
 
     def estimate_matches(self, tq) -> float:
         """The planner's estimate of the documents matching `tq` (from the text index's statistics; for required
@@ -161,7 +166,7 @@ class PostgresStore(SQLStore):
             test = " AND ".join("d.pairs @> wd_phrase_keys(?)" for _ in tq.phrases)
             params = list(tq.phrases)
         else:
-            test, params = f"d.tsv @@ {TSQUERY}", [tq.tsquery]
+            test, params = f"d.tsv @@ {TSQUERY}", ts_params(tq)
         plan = self._one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM documents d WHERE {test}", params)
         return plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]
 

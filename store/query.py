@@ -5,8 +5,10 @@ or `-word` to exclude, and parentheses for grouping. Any character that is not a
 separates words, so hostile input (quotes, FTS operators, NUL bytes) can never form SQL or FTS syntax;
 the compiled strings are always passed to the database as bound parameters.
 
-Policy: a query with no usable word (empty, only punctuation) compiles to None, meaning "no text
-filter"; a query whose words are all excluded (`-foo`) compiles to a TextQuery that matches nothing,
+Policy: an empty (or blank) query compiles to None, meaning "no text filter". Text that cannot be searched
+as asked raises InvalidQuery rather than quietly searching for less: no word at all (only punctuation,
+symbols or operators), a word longer than MAX_WORD, more than MAX_TERMS words, more than MAX_INPUT
+characters. A query whose words are all excluded (`-foo`) compiles to a TextQuery that matches nothing,
 because neither FTS5 nor a GIN index can answer "everything except" cheaply.
 """
 
@@ -15,11 +17,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from store.base import InvalidQuery
+
 LOGGER = logging.getLogger(__name__)
 
-MAX_INPUT = 2000  # characters of the query looked at; the rest is ignored
-MAX_TERMS = 32  # words (phrase words included) kept from one query
-MAX_WORD = 100  # longer "words" are dropped: they are not language, and PostgreSQL limits lexemes
+MAX_INPUT = 2000  # characters of a query
+MAX_TERMS = 32  # words (phrase words included) in one query
+MAX_WORD = 100  # characters of a word: longer ones are not language, and PostgreSQL limits lexemes
 MAX_DEPTH = 8  # deeper parentheses are ignored (treated as separators)
 
 
@@ -55,7 +59,9 @@ class Or:
 
 @dataclass(frozen=True)
 class TextQuery:
-    """A compiled query: `fts` for FTS5 MATCH, `tsquery` for to_tsquery; both empty when nothing can match.
+    """A compiled query: `fts` for FTS5 MATCH; `tsquery` and `ts_words` for PostgreSQL's wd_tsquery (migration
+    0014), a to_tsquery() expression whose %s are the words, quoted there after unaccent: unaccent turns some
+    letters into quotes (ʼ, ʻ, ŉ), which would break a lexeme quoted before it. Empty when nothing can match.
 
     `phrases` lists the phrases (words joined by spaces) every match must contain: those the query ANDs, not
     those under OR or NOT. PostgreSQL finds them by their adjacent word pairs (store/postgres.py).
@@ -63,6 +69,7 @@ class TextQuery:
 
     fts: str
     tsquery: str
+    ts_words: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()
 
     @property
@@ -73,9 +80,16 @@ class TextQuery:
 NOTHING = TextQuery("", "")
 
 
+def _check_word(word: str) -> str:
+    if len(word) > MAX_WORD:
+        raise InvalidQuery(f"a word longer than {MAX_WORD} characters cannot be searched: {word[:40]}...", "q")
+    return word
+
+
 def tokenize(text: str) -> list[tuple]:
     """Split a query into tokens: ('word', w, prefix), ('phrase', words), ('(',), (')',), ('OR',), ('NOT',)."""
-    text = text[:MAX_INPUT]
+    if len(text) > MAX_INPUT:
+        raise InvalidQuery(f"a query longer than {MAX_INPUT} characters ({len(text)})", "q")
     tokens: list[tuple] = []
     i, n = 0, len(text)
     while i < n:
@@ -88,13 +102,13 @@ def tokenize(text: str) -> list[tuple]:
             if word in ("OR", "NOT", "AND") and not prefix:
                 if word != "AND":  # AND is implicit
                     tokens.append((word,))
-            elif len(word) <= MAX_WORD:
-                tokens.append(("word", word, prefix))
+            else:
+                tokens.append(("word", _check_word(word), prefix))
             i = j + prefix
         elif ch == '"':
             end = text.find('"', i + 1)
             end = n if end < 0 else end
-            words = tuple(w for w in _words(text[i + 1:end]) if len(w) <= MAX_WORD)
+            words = tuple(_check_word(w) for w in _words(text[i + 1:end]))
             if words:
                 tokens.append(("phrase", words))
             i = end + 1
@@ -170,16 +184,15 @@ class _Parser:
         if tok[0] == "word":
             return self._count(Term(tok[1], tok[2]), 1)
         if tok[0] == "phrase":
-            words = tok[1][: MAX_TERMS - self.terms]
-            node = Phrase(words) if len(words) > 1 else Term(words[0]) if words else None
-            return self._count(node, len(words))
+            words = tok[1]
+            return self._count(Phrase(words) if len(words) > 1 else Term(words[0]), len(words))
         return None  # a stray OR, NOT or ')'
 
     def _count(self, node, count: int):
-        """Keep `node` while under the term cap."""
-        if node is None or self.terms >= MAX_TERMS:
-            return None
+        """`node`, counted against the term cap."""
         self.terms += count
+        if self.terms > MAX_TERMS:
+            raise InvalidQuery(f"more than {MAX_TERMS} words in a query", "q")
         return node
 
 
@@ -197,17 +210,19 @@ def to_fts5(node) -> str:
     return "(" + expr + ")"
 
 
-def to_tsquery(node) -> str:
-    """Render a node as a to_tsquery() string (words single-quoted lexemes)."""
+def to_tsquery(node, words: list[str]) -> str:
+    """Render a node as a to_tsquery() template, a %s for each word, appended to `words` in order."""
     if isinstance(node, Term):
-        return f"'{node.word}'" + (":*" if node.prefix else "")
+        words.append(node.word)
+        return "%s" + (":*" if node.prefix else "")
     if isinstance(node, Phrase):
-        return "(" + " <-> ".join(f"'{word}'" for word in node.words) + ")"
+        words.extend(node.words)
+        return "(" + " <-> ".join("%s" for _ in node.words) + ")"
     if isinstance(node, Or):
-        return "(" + " | ".join(to_tsquery(item) for item in node.items) + ")"
-    expr = " & ".join(to_tsquery(item) for item in node.pos)
+        return "(" + " | ".join(to_tsquery(item, words) for item in node.items) + ")"
+    expr = " & ".join(to_tsquery(item, words) for item in node.pos)
     if node.neg:
-        expr += " & !(" + " | ".join(to_tsquery(item) for item in node.neg) + ")"
+        expr += " & !(" + " | ".join(to_tsquery(item, words) for item in node.neg) + ")"
     return "(" + expr + ")"
 
 
@@ -221,12 +236,16 @@ def required_phrases(node) -> tuple[str, ...]:
 
 
 def compile_query(text: str | None) -> TextQuery | None:
-    """Compile user query text; None means no text filter, NOTHING means no document can match."""
-    if not text:
+    """Compile user query text; None means no text filter, NOTHING means no document can match.
+
+    Raises:
+        InvalidQuery: text that cannot be searched as asked (see the module's policy).
+    """
+    if not text or not text.strip():
         return None
     tokens = tokenize(text)
     if not any(tok[0] in ("word", "phrase") for tok in tokens):
-        return None
+        raise InvalidQuery(f"no word to search for in {text[:40]!r}: words are runs of letters and digits", "q")
     parser = _Parser(tokens)
     node = parser.parse_or()
     while parser.peek() is not None:  # a stray ')' ends parse_or early; keep the rest as more ANDed terms
@@ -237,4 +256,6 @@ def compile_query(text: str | None) -> TextQuery | None:
     if node is None:
         LOGGER.debug("query %.80r has no positive term: matches nothing", text)
         return NOTHING
-    return TextQuery(to_fts5(node), to_tsquery(node), required_phrases(node))
+    ts_words: list[str] = []
+    template = to_tsquery(node, ts_words)
+    return TextQuery(to_fts5(node), template, tuple(ts_words), required_phrases(node))

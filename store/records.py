@@ -14,6 +14,11 @@ FINAL_STATES = (STORED, DUPLICATE, FAILED)
 # How a document relates to its story's canonical document.
 ORIGINAL, EXACT, NEAR, TRANSLATION = "original", "exact", "near", "translation"
 
+# What a document's flags and wire agency can be (workers/extract.py and workers/normalize.py set them).
+FLAGS = ("paywalled", "partial")
+WIRES = ("AP", "Reuters", "AFP", "dpa", "PA", "ANSA", "EFE", "Bloomberg", "UPI", "Xinhua", "Kyodo", "Yonhap", "CP",
+         "AAP")
+
 
 @dataclass
 class Document:

@@ -14,7 +14,13 @@ ranges that hold the query's date range (Store.seq_ranges: SQLite does); the win
 
 One per story: each story shows its best-ranked match of the newest window it has a match in.
 Cursors carry (ceiling, window top, rank, id): documents stored after the first page (seq >= ceiling)
-never enter later pages, and a window is fixed by its top, so pages neither repeat nor skip.
+never enter later pages, and a window is fixed by its top, so pages neither repeat nor skip. A page goes on
+after the cursor's document where the window ranks it now, not after the rank it had: SQLite's BM25 weighs
+words by their frequency in the whole store, so every rank moves as documents arrive, even ones that do not
+match (30 matches paged 5 at a time with 45 documents added between pages: 10 of them were listed once the
+ranks had moved under a fixed cursor rank). The order moves far less than the ranks, but it does move where
+the store's average length does (BM25 weighs a document's length against it): a match whose place crossed the
+cursor's document between two pages is listed twice or not at all. PostgreSQL's ts_rank_cd does not move.
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) 
         ranked.sort(key=lambda row: (-row["rank"], row["id"]))
         if after is not None:
             rank, doc_id = after
+            last = next((row for row in rows if row["id"] == doc_id), None)
+            if last is not None:
+                rank = last["rank"]
+                if not query.all_copies:  # shown already, though another copy may rank first now
+                    ranked = [row for row in ranked if row["story_id"] != last["story_id"]]
             ranked = [row for row in ranked if row["rank"] < rank or (row["rank"] == rank and row["id"] > doc_id)]
             after = None
         picked += [(row["id"], row["rank"], ceiling, top) for row in ranked[: limit - len(picked)]]

@@ -3,9 +3,11 @@
 Relevance order ranks windows of the newest matches (store/relevance.py says exactly what it means).
 One per story in date order: a document is shown when no other matching document of its story is newer
 (a correlated NOT EXISTS on the story index, so the scan stops after `limit` hits).
-Cursors carry the last hit's sort key and id (keyset pagination), so inserts between pages neither
-repeat nor skip hits. BM25 on SQLite weighs words by corpus frequency, so a relevance rank may drift
-slightly as documents arrive; ts_rank_cd on PostgreSQL depends only on the document.
+Cursors carry the last hit's sort key and id (keyset pagination) and the ceiling of the first page: documents
+stored after it never enter later pages, so a story whose newest copy arrives meanwhile keeps its place instead
+of jumping above the cursor, and pages neither repeat nor skip. A cursor also carries a fingerprint of the
+query it continues (text, filters but the time range, which `24h` moves, order, copies) and is refused with
+another query.
 Every search first indexes documents whose indexing was deferred (Store.flush), so none is missed.
 """
 
@@ -13,60 +15,91 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import math
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from store.base import InvalidQuery
 from store.filters import LIST, PROBE, filters, label_walk, where
 from store.query import compile_query
 from store.records import Document, Hit, Query, ResultPage
-from store.relevance import relevance_page
+from store.relevance import NO_BOUND, relevance_page
 from store.rows import DOC_COLUMNS, column_list
 
 MAX_LIMIT = 100
 ORDERS = ("relevance", "date")
+MAX_ID = 128  # characters of a document id in a cursor
 
 
-def encode_cursor(order: str, key, doc_id: str) -> str:
-    """An opaque cursor for the page after the hit with sort key `key` and id `doc_id`."""
-    raw = json.dumps([order, key, doc_id], separators=(",", ":")).encode()
+def fingerprint(query: Query) -> str:
+    """What a cursor must continue: the query's text, filters (but the time range), order and copies."""
+    parts = [query.text, query.language, query.date_field, query.source, query.feed, query.wire, query.story_id,
+             sorted(query.flags), query.all_copies, query.order]
+    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=6).hexdigest()
+
+
+def encode_cursor(query: Query, order: str, key, doc_id: str) -> str:
+    """An opaque cursor for the page of `query` after the hit with sort key `key` and id `doc_id`."""
+    raw = json.dumps([order, key, doc_id, fingerprint(query)], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, order: str) -> tuple:
-    """(key, doc_id) from a cursor made by encode_cursor for the same order."""
+def _is_int(value, low: int = 0, high: int = NO_BOUND) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def decode_cursor(query: Query, order: str) -> tuple:
+    """(key, doc_id) from `query.cursor`, made by encode_cursor for the same query and order.
+
+    Raises:
+        InvalidQuery: a cursor that is not one of ours, or belongs to another query.
+    """
+    cursor = query.cursor
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        got_order, key, doc_id = json.loads(raw)
+        got_order, key, doc_id, got_query = json.loads(raw)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidQuery(f"bad cursor {cursor[:40]!r}") from exc
-    if got_order != order or not isinstance(doc_id, str):
-        raise InvalidQuery("cursor belongs to a different query order")
+        raise InvalidQuery(f"bad cursor {cursor[:40]!r}", "cursor") from exc
+    if got_order != order or got_query != fingerprint(query):
+        raise InvalidQuery("cursor belongs to another query: pass next_cursor with the query it came from", "cursor")
+    if not isinstance(doc_id, str) or len(doc_id) > MAX_ID or "\x00" in doc_id:
+        raise InvalidQuery("bad cursor id", "cursor")
     if order == "date":
+        if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and _is_int(key[1])):
+            raise InvalidQuery("bad cursor date", "cursor")
         try:
-            key = datetime.fromisoformat(key)
-        except (TypeError, ValueError) as exc:
-            raise InvalidQuery("bad cursor date") from exc
-    elif not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, int) for k in key[:2])
-              and isinstance(key[2], (int, float))):
-        raise InvalidQuery("bad cursor rank")
+            key = [datetime.fromisoformat(key[0]).astimezone(UTC), key[1]]
+        except (ValueError, OverflowError) as exc:
+            raise InvalidQuery("bad cursor date", "cursor") from exc
+    elif not (isinstance(key, list) and len(key) == 3 and _is_int(key[0]) and _is_int(key[1])
+              and isinstance(key[2], (int, float)) and not isinstance(key[2], bool) and math.isfinite(key[2])):
+        raise InvalidQuery("bad cursor rank", "cursor")
     return key, doc_id
 
 
-def _by_date(store, query: Query, tq, limit: int) -> tuple[str, list]:
-    """Matches newest first (dated desc, id); each story's newest match only unless all copies."""
+def _ceiling(store) -> int:
+    """Above every document stored so far: the ceiling of a first page."""
+    return store._one("SELECT coalesce(max(seq), 0) + 1 AS top FROM documents")["top"]
+
+
+def _by_date(store, query: Query, tq, limit: int, ceiling: int) -> tuple[str, list]:
+    """Matches stored below `ceiling`, newest first (dated desc, id); each story's newest match only unless all
+    copies."""
     source, key, conds, params = label_walk(store, query, tq, LIST if tq is None else store.date_plan(tq, limit))
+    conds.append(f"{key}.seq < ?")
+    params.append(ceiling)
     if query.cursor:
-        doc_key, doc_id = decode_cursor(query.cursor, "date")
+        (doc_key, _), doc_id = decode_cursor(query, "date")
         conds.append(f"({key}.dated < ? OR ({key}.dated = ? AND {key}.id > ?))")
         doc_key = store.codec.dump_time(doc_key)
         params += [doc_key, doc_key, doc_id]
     if not query.all_copies:
         inner, more = filters(store, query, "e", tq, PROBE)
         conds.append("NOT EXISTS (SELECT 1 FROM documents e WHERE e.story_id = d.story_id AND e.id <> d.id"
-                     f" AND (e.dated > d.dated OR (e.dated = d.dated AND e.id < d.id)) AND {where(inner)})")
-        params += more
+                     f" AND e.seq < ? AND (e.dated > d.dated OR (e.dated = d.dated AND e.id < d.id)) AND {where(inner)})")
+        params += [ceiling, *more]
     sql = (f"SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated FROM {source}"
            f" WHERE {where(conds)} ORDER BY {key}.dated DESC, {key}.id LIMIT ?")
     return sql, params + [limit]
@@ -75,7 +108,7 @@ def _by_date(store, query: Query, tq, limit: int) -> tuple[str, list]:
 def search(store, query: Query) -> ResultPage:
     """One page of hits for `query` and the cursor of the next page."""
     if query.order not in ORDERS:
-        raise InvalidQuery(f"order must be one of {ORDERS}")
+        raise InvalidQuery(f"order must be one of {ORDERS}", "order")
     tq = compile_query(query.text)
     if tq is not None and tq.matches_nothing:
         return ResultPage(hits=[])
@@ -94,7 +127,7 @@ def _relevance_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str
     """A relevance page: ids ranked over match windows, then their rows."""
     position = None
     if query.cursor:
-        (ceiling, top, rank), doc_id = decode_cursor(query.cursor, "relevance")
+        (ceiling, top, rank), doc_id = decode_cursor(query, "relevance")
         position = (ceiling, top, rank, doc_id)
     picked = relevance_page(store, query, tq, limit + 1, position)
     more, picked = len(picked) > limit, picked[:limit]
@@ -108,19 +141,20 @@ def _relevance_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str
     if not more:
         return hits, None
     doc_id, rank, ceiling, top = picked[-1]
-    return hits, encode_cursor("relevance", [ceiling, top, rank], doc_id)
+    return hits, encode_cursor(query, "relevance", [ceiling, top, rank], doc_id)
 
 
 def _date_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str | None]:
     """A date-ordered page (with or without text)."""
-    sql, params = _by_date(store, query, tq, limit + 1)
+    ceiling = decode_cursor(query, "date")[0][1] if query.cursor else _ceiling(store)
+    sql, params = _by_date(store, query, tq, limit + 1, ceiling)
     rows = store._rows(sql, params)
     more, rows = len(rows) > limit, rows[:limit]
     hits = [Hit(document=store.codec.document(row)) for row in rows]
     if not more:
         return hits, None
     last = rows[-1]
-    return hits, encode_cursor("date", store.codec.load_time(last["dated"]).isoformat(), last["id"])
+    return hits, encode_cursor(query, "date", [store.codec.load_time(last["dated"]).isoformat(), ceiling], last["id"])
 
 
 def _add_outlets(store, hits: list[Hit]) -> None:

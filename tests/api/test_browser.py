@@ -65,13 +65,13 @@ def server(filled_sqlite):
         sock.close()
 
 
-def test_real_server_answers_a_100_kb_query_string(server):
+def test_real_server_refuses_a_100_kb_query_string_as_too_long(server):
     base, _ = server
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
         conn.sendall(b"GET /v1/documents?q=" + b"copper%22*NEAR(%00" * 6000 + b" HTTP/1.1\r\nHost: x\r\n"
                      b"Connection: close\r\n\r\n")
-        assert conn.recv(100).startswith(b"HTTP/1.1 200 ")
+        assert conn.recv(100).startswith(b"HTTP/1.1 422 ")
 
 
 def test_reader_searches_opens_a_story_and_sees_its_copies(server):

@@ -123,42 +123,62 @@ def test_phrase_search_finds_exactly_the_documents_holding_the_phrase(store):
 @pytest.mark.parametrize("text", ['"', '"unclosed phrase', "*", "**a", "NEAR(a b)", "a:b", "title:grain", "\x00",
                                   "grain\x00deal", "'; DROP TABLE documents; --", "a' OR 1=1", "((((", "))))",
                                   "-", "- -", "OR OR", "^grain", "grain*:*", "x" * 100_000, "grain " * 20_000])
-def test_hostile_queries_never_raise(store, text):
+def test_hostile_queries_are_answered_or_refused_as_invalid(store, text):
     store.publish(make_doc("a", "The grain deal was signed."), "u1")
     for order in ("relevance", "date"):
-        store.search(Query(text=text, order=order, source="\x00x"))
+        try:
+            store.search(Query(text=text, order=order, source="\x00x"))
+        except InvalidQuery as exc:
+            assert exc.param == "q"
     assert store.get_document("a") is not None
 
 
 def test_filters_on_language_source_dates_feed_flags_and_wire(store):
-    store.publish(make_doc("a", "budget vote", language="en", source="a.com", feeds=["f1"], flags=["paywall"],
-                           wire="ap", hours=0), "u1")
+    store.publish(make_doc("a", "budget vote", language="en", source="a.com", feeds=["f1"], flags=["paywalled"],
+                           wire="AP", hours=0), "u1")
     store.publish(make_doc("b", "budget vote", language="fr", source="b.com", feeds=["f2"], hours=24), "u2")
     store.publish(make_doc("c", "budget vote", language="en", source="b.com", feeds=["f1", "f2"],
-                           flags=["paywall", "live"], hours=48, published=None), "u3")
+                           flags=["paywalled", "partial"], hours=48, published=None), "u3")
     assert ids(store.search(Query(language="en", order="date"))) == ["c", "a"]
     assert ids(store.search(Query(text="budget", source="b.com", order="date"))) == ["c", "b"]
-    assert ids(store.search(Query(since=BASE + timedelta(hours=1)))) == ["b"]  # c has no published date
+    assert ids(store.search(Query(since=BASE + timedelta(hours=1)))) == ["c", "b"]  # c by its fetch time
     assert ids(store.search(Query(since=BASE + timedelta(hours=1), date_field="fetched"))) == ["c", "b"]
     assert ids(store.search(Query(until=BASE + timedelta(hours=1)))) == ["a"]
+    assert ids(store.search(Query(since=BASE + timedelta(hours=47), until=BASE + timedelta(hours=49)))) == ["c"]
     assert ids(store.search(Query(feed="f2"))) == ["c", "b"]
-    assert ids(store.search(Query(flags=["paywall"]))) == ["c", "a"]
-    assert ids(store.search(Query(flags=["paywall", "live"]))) == ["c"]
-    assert ids(store.search(Query(wire="ap"))) == ["a"]
+    assert ids(store.search(Query(flags=["paywalled"]))) == ["c", "a"]
+    assert ids(store.search(Query(flags=["paywalled", "partial"]))) == ["c"]
+    assert ids(store.search(Query(wire="AP"))) == ["a"]
     assert ids(store.search(Query(story_id="b"))) == ["b"]
+
+
+@pytest.mark.parametrize("name, value", [("language", "EN"), ("language", "en-GB"), ("language", " en_us "),
+                                         ("source", "A.com"), ("source", "www.a.com"), ("source", "https://a.com/x"),
+                                         ("source", "a.com:443"), ("wire", "ap"), ("wire", " Ap ")])
+def test_filter_values_are_read_as_documents_keep_them(store, name, value):
+    store.publish(make_doc("a", "budget vote", language="en", source="a.com", wire="AP"), "u1")
+    store.publish(make_doc("b", "budget vote", language="fr", source="b.com", wire="Reuters"), "u2")
+    for text in (None, "budget"):
+        assert ids(store.search(Query(text=text, **{name: value}))) == ["a"]
+
+
+def test_unknown_flag_is_refused_not_matched_by_nothing(store):
+    with pytest.raises(InvalidQuery, match="unknown flag 'paywall'") as raised:
+        store.search(Query(flags=["paywall"]))
+    assert raised.value.param == "flag"
 
 
 @pytest.mark.parametrize("list_max", [filters.LABEL_LIST_MAX, 1])  # labels read as lists, or probed row by row
 def test_feed_and_flag_filters_follow_a_republished_document(store, monkeypatch, list_max):
     monkeypatch.setattr(filters, "LABEL_LIST_MAX", list_max)
-    store.publish(make_doc("a", "harbour news", feeds=["f1"], flags=["live"], hours=1), "u1")
+    store.publish(make_doc("a", "harbour news", feeds=["f1"], flags=["partial"], hours=1), "u1")
     store.publish(make_doc("a", "harbour news", feeds=["f2"], flags=[], hours=5), "u1")  # feeds merge, flags go
     store.publish(make_doc("b", "harbour news", feeds=["f2"], hours=3), "u2")
     for text in (None, "harbour"):  # date-ordered pages walk a label; relevance windows test each match
         for order in ("date", "relevance"):
             assert ids(store.search(Query(text=text, feed="f1", order=order))) == ["a"]
             assert sorted(ids(store.search(Query(text=text, feed="f2", order=order)))) == ["a", "b"]
-            assert ids(store.search(Query(text=text, flags=["live"], order=order))) == []
+            assert ids(store.search(Query(text=text, flags=["partial"], order=order))) == []
     assert ids(store.search(Query(feed="f2", order="date"))) == ["a", "b"]  # a's new date is the newer
 
 
@@ -203,6 +223,88 @@ def test_relevance_cursor_pages_cover_every_match_once(store):
             break
     assert seen[0] == "d6"
     assert sorted(seen) == [f"d{i}" for i in range(7)]
+
+
+def walk(store, query: Query, between=lambda: None) -> list[str]:
+    """The ids of every page of `query`, calling `between` after each page."""
+    seen, cursor = [], None
+    while True:
+        page = store.search(Query(**{**query.__dict__, "cursor": cursor}))
+        seen += ids(page)
+        between()
+        if not (cursor := page.next_cursor):
+            return seen
+
+
+def test_relevance_pages_list_every_match_once_while_the_store_grows(store):
+    # BM25 on SQLite weighs words by their frequency in the whole store: every document added moves every rank.
+    def text(n: int, share: int) -> str:
+        return ("storm " * (1 + n % 4) if n % share == 0 else "calm ") + "over the coast " * (1 + n % 7)
+
+    for i in range(90):
+        store.publish(make_doc(f"d{i:02d}", text(i, 3)), f"u{i}")
+    added = iter(range(10_000))
+
+    def arrive():  # fewer of them hold the word: its weight grows
+        for n in [next(added) for _ in range(45)]:
+            store.publish(make_doc(f"new{n}", text(n, 9)), f"n{n}")
+
+    for all_copies in (True, False):
+        seen = walk(store, Query(text="storm", limit=5, all_copies=all_copies), arrive)
+        assert sorted(doc_id for doc_id in seen if doc_id.startswith("d")) == [f"d{i:02d}" for i in range(0, 90, 3)]
+
+
+def test_date_pages_keep_a_story_whose_newest_copy_arrives_meanwhile(store):
+    for i in range(10):
+        store.publish(make_doc(f"d{i}", "harbour news", hours=i), f"u{i}")
+    arrivals = iter([make_doc("d0-copy", "harbour news", story_id="d0", relation=NEAR, hours=100)])
+
+    def arrive():
+        for doc in arrivals:
+            store.publish(doc, "c0")
+
+    seen = walk(store, Query(text="harbour", order="date", limit=3), arrive)
+    assert seen == [f"d{i}" for i in range(9, -1, -1)]  # d0's story in its place, once
+
+
+@pytest.mark.parametrize("text, doc_id", [("Hawaiʻi", "a"), ("Oʻahu", "a"), ("обʼєкт", "b"), ("ŉ", None)])
+def test_words_holding_letters_unaccent_turns_into_quotes_are_searched(store, text, doc_id):
+    store.publish(make_doc("a", "A volcano erupted on Hawaiʻi, near Oʻahu."), "u1")
+    store.publish(make_doc("b", "Обʼєкт інфраструктури пошкоджено."), "u2")
+    assert ids(store.search(Query(text=text))) == ([doc_id] if doc_id else [])
+
+
+def test_a_cursor_continues_only_the_query_it_came_from(store):
+    for i in range(5):
+        store.publish(make_doc(f"d{i}", "storm warning", hours=i, language="en"), f"u{i}")
+    for order in ("date", "relevance"):
+        cursor = store.search(Query(text="storm", order=order, limit=2)).next_cursor
+        assert ids(store.search(Query(text="storm", order=order, limit=2, cursor=cursor, since=BASE)))
+        for other in (Query(text="warning"), Query(text="storm", language="en"), Query(text="storm", all_copies=True)):
+            with pytest.raises(InvalidQuery, match="another query") as raised:
+                store.search(Query(**{**other.__dict__, "order": order, "cursor": cursor}))
+            assert raised.value.param == "cursor"
+
+
+def forged(query: Query, key, doc_id="d1") -> str:
+    from store.search import encode_cursor
+
+    return encode_cursor(query, query.order, key, doc_id)
+
+
+@pytest.mark.parametrize("order, key, doc_id", [
+    ("date", ["0001-01-01T00:00:00+01:00", 5], "d1"), ("date", ["2026-01-01T00:00:00+00:00", True], "d1"),
+    ("date", ["2026-01-01T00:00:00+00:00", 2**70], "d1"), ("date", "2026-01-01T00:00:00+00:00", "d1"),
+    ("date", ["2026-01-01T00:00:00+00:00", 5], "d\x00"), ("date", ["2026-01-01T00:00:00+00:00", 5], "x" * 200),
+    ("relevance", [True, False, 1.0], "d1"), ("relevance", [2**70, 5, 1.0], "d1"), ("relevance", [5, 2**70, 1.0], "d1"),
+    ("relevance", [5, 5, float("nan")], "d1"), ("relevance", [5, 5, "1"], "d1"),
+])
+def test_forged_cursor_is_an_invalid_query_not_a_database_error(store, order, key, doc_id):
+    store.publish(make_doc("d1", "storm"), "u1")
+    query = Query(text="storm", order=order)
+    with pytest.raises(InvalidQuery) as raised:
+        store.search(Query(**{**query.__dict__, "cursor": forged(query, key, doc_id)}))
+    assert raised.value.param == "cursor"
 
 
 def test_bad_cursor_or_order_is_an_invalid_query(store):

@@ -1,0 +1,2 @@
+-- A PostgreSQL-only change (wd_tsquery: words unaccented before they are quoted); FTS5 takes the words as
+-- they are. Kept so that both backends number their migrations alike.
