@@ -12,9 +12,13 @@ from pathlib import Path
 
 import click
 import redis as redis_lib
+from rich import box
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from api.params import parse_when
 from config import ConfigError, load_settings
@@ -24,6 +28,25 @@ from store.records import Query
 
 OUT = Console()
 ERR = Console(stderr=True)
+ID_WIDTH = 20  # a document id: ingest.urls.url_id, 10 bytes as hex
+TITLE_LINES = 2  # a title's lines in a table: enough to tell stories apart at 80 columns
+
+
+class _Text(click.ParamType):
+    """Text from the command line, refused unless it is UTF-8: undecodable bytes reach Python as lone surrogates
+    (PEP 383), which neither the database drivers nor the console can encode."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("not valid UTF-8", param, ctx)
+        return value
+
+
+TEXT = _Text()
 
 
 def _when(value: str | None) -> datetime | None:
@@ -54,7 +77,7 @@ def _print_json(value) -> None:
 
 
 def _fail(message: str, code: int = 1):
-    ERR.print(f"[red]error:[/red] {message}")
+    ERR.print(f"[red]error:[/red] {escape(message)}")  # messages quote user input, which may look like markup
     sys.exit(code)
 
 
@@ -65,6 +88,49 @@ def _progress(description: str):
                   console=ERR, disable=not ERR.is_terminal, transient=True) as progress:
         task = progress.add_task(description, total=None)
         yield lambda *_: progress.advance(task)
+
+
+class _Clamped:
+    """Text wrapped to its table column, cut to `lines` lines ending in "…": long titles leave rows readable
+    while their column still shrinks to give the other columns room."""
+
+    def __init__(self, text: str, lines: int = TITLE_LINES):
+        self.text, self.lines = Text(text), lines
+
+    def __rich_measure__(self, console, options):
+        return Measurement.get(console, options, self.text)
+
+    def __rich_console__(self, console, options):
+        lines = self.text.wrap(console, options.max_width)
+        if len(lines) > self.lines:
+            lines = lines[:self.lines]
+            lines[-1].rstrip()
+            lines[-1].append("…")
+            lines[-1].truncate(options.max_width, overflow="ellipsis")
+        yield Text("\n").join(lines)
+
+
+def _documents_table(*columns: str | Column) -> Table:
+    """A table of documents, id first, readable at 80 columns: ids stay whole on one line (they are what `show`
+    and `story` take), and with no outer border and narrow gaps the other columns keep some room."""
+    return Table(Column("id", no_wrap=True, min_width=ID_WIDTH), *columns, box=box.SIMPLE_HEAD, show_edge=False,
+                 pad_edge=False, collapse_padding=True)
+
+
+def _minute(when: datetime | None) -> str:
+    """A time to the minute, as tables show it."""
+    return when.strftime("%Y-%m-%d %H:%M") if when else "-"
+
+
+class _Main(click.Group):
+    """The command group; a query the store refuses (a bad cursor) or a store failure ends in an error line,
+    not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            _fail(str(exc), 2)
 
 
 class Context:
@@ -100,7 +166,7 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
+@click.group(cls=_Main)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="WIREDESK_CONFIG",
               help="TOML settings file (WIREDESK_* variables override it).")
 @click.version_option("0.1.0", prog_name="wiredesk")
@@ -130,7 +196,7 @@ def feeds():
 
 
 @feeds.command("add")
-@click.argument("urls", nargs=-1, required=True)
+@click.argument("urls", nargs=-1, required=True, type=TEXT)
 @pass_ctx
 def feeds_add(ctx, urls):
     """Follow feeds: a feed URL, or a site's home page whose feeds are discovered.
@@ -175,7 +241,7 @@ def feeds_export(ctx):
 
 
 @feeds.command("remove")
-@click.argument("urls", nargs=-1, required=True)
+@click.argument("urls", nargs=-1, required=True, type=TEXT)
 @pass_ctx
 def feeds_remove(ctx, urls):
     """Stop following feeds.  Example: wiredesk feeds remove https://example.org/rss.xml"""
@@ -282,15 +348,15 @@ def run(ctx, once, processes):
 def _query_options(func):
     """The filters every reading command shares."""
     options = [
-        click.option("--lang", "language", help="Language code, e.g. fr."),
-        click.option("--since", help="Published on or after (2026-11-01, 24h, 7d)."),
-        click.option("--until", help="Published before."),
+        click.option("--lang", "language", type=TEXT, help="Language code, e.g. fr."),
+        click.option("--since", type=TEXT, help="Published on or after (2026-11-01, 24h, 7d)."),
+        click.option("--until", type=TEXT, help="Published before."),
         click.option("--fetched", is_flag=True, help="Apply --since/--until to the fetch time."),
-        click.option("--source", help="Publisher host, e.g. reuters.com."),
-        click.option("--feed", help="Feed URL."),
-        click.option("--wire", help="Wire agency credited: AP, Reuters, AFP, ..."),
-        click.option("--story", "story_id", help="Story id."),
-        click.option("--flag", "flags", multiple=True, help="paywalled or partial (repeatable)."),
+        click.option("--source", type=TEXT, help="Publisher host, e.g. reuters.com."),
+        click.option("--feed", type=TEXT, help="Feed URL."),
+        click.option("--wire", type=TEXT, help="Wire agency credited: AP, Reuters, AFP, ..."),
+        click.option("--story", "story_id", type=TEXT, help="Story id."),
+        click.option("--flag", "flags", type=TEXT, multiple=True, help="paywalled or partial (repeatable)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -298,18 +364,23 @@ def _query_options(func):
 
 
 def _query(text, language, since, until, fetched, source, feed, wire, story_id, flags, **extra) -> Query:
-    return Query(text=text or None, language=language, since=_when(since), until=_when(until),
+    """The store query the shared options ask for; an empty date range is refused, as the HTTP API does, rather
+    than answered with an empty table."""
+    since, until = _when(since), _when(until)
+    if since and until and until <= since:
+        raise click.BadParameter("must be after --since", param_hint="'--until'")
+    return Query(text=text or None, language=language, since=since, until=until,
                  date_field="fetched" if fetched else "published", source=source, feed=feed, wire=wire,
                  story_id=story_id, flags=list(flags), **extra)
 
 
 @main.command()
-@click.argument("text", required=False)
+@click.argument("text", required=False, type=TEXT)
 @_query_options
 @click.option("--all-copies", is_flag=True, help="Every copy, not one result per story.")
 @click.option("--order", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
-@click.option("--cursor", help="Continue after a previous page (printed with --json as next_cursor).")
+@click.option("--cursor", type=TEXT, help="Continue after a previous page (printed with --json as next_cursor).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_ctx
 def query(ctx, text, all_copies, order, limit, cursor, as_json, **filters):
@@ -327,18 +398,18 @@ def query(ctx, text, all_copies, order, limit, cursor, as_json, **filters):
         if page.next_cursor:
             _print_json({"next_cursor": page.next_cursor})
         return
-    table = Table("id", "published", "source", "lang", "title", "copies")
+    table = _documents_table(Column("published", no_wrap=True), "source", "lang", "title", "copies")
     for hit in page.hits:
         doc = hit.document
-        table.add_row(doc.id, doc.published.strftime("%Y-%m-%d %H:%M") if doc.published else "-", doc.source,
-                      doc.language or "-", (doc.title or "")[:70], str(hit.copies) if hit.copies else "")
+        table.add_row(doc.id, _minute(doc.published), doc.source, doc.language or "-", _Clamped(doc.title or ""),
+                      str(hit.copies) if hit.copies else "")
     OUT.print(table)
     if page.next_cursor:
-        OUT.print(f"more: --cursor {page.next_cursor}")
+        click.echo(f"more: --cursor {page.next_cursor}")  # unwrapped, so it can be copied whole
 
 
 @main.command()
-@click.argument("doc_id")
+@click.argument("doc_id", type=TEXT)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def show(ctx, doc_id, as_json):
@@ -349,28 +420,34 @@ def show(ctx, doc_id, as_json):
     if as_json:
         _print_json(doc)
         return
-    OUT.print(f"[bold]{doc.title or '(no title)'}[/bold]\n{doc.url}\n{doc.source} · {doc.language or '?'} · "
-              f"{doc.published or 'undated'} · story {doc.story_id} ({doc.relation})\n")
+    OUT.print(f"[bold]{escape(doc.title or '(no title)')}[/bold]\n{escape(doc.url)}\n"
+              f"{doc.source} · {doc.language or '?'} · {doc.published or 'undated'} · story {doc.story_id} "
+              f"({doc.relation})\n")
     OUT.print(doc.text, markup=False, highlight=False)
 
 
 @main.command()
-@click.argument("story_id")
+@click.argument("story_id", type=TEXT)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def story(ctx, story_id, as_json):
-    """A story with every copy of it.  Example: wiredesk story 3f2a9c0d1e4b5a6f7a8b"""
+    """A story with every copy of it, by the story's id or a copy's.  Example: wiredesk story 3f2a9c0d1e4b5a6f7a8b"""
     found = ctx.store.get_story(story_id)
+    if found is None:  # the id of one of its copies, as `query --all-copies` lists them
+        doc = ctx.store.get_document(story_id)
+        found = ctx.store.get_story(doc.story_id) if doc is not None else None
     if found is None:
-        _fail(f"no story {story_id}")
+        _fail(f"no story or document {story_id}")
     if as_json:
         _print_json(found)
         return
-    OUT.print(f"[bold]{found.canonical.title}[/bold] ({len(found.copies)} documents)")
-    table = Table("id", "source", "lang", "relation", "similarity", "title")
+    OUT.print(f"[bold]{escape(found.canonical.title or '(no title)')}[/bold] ({len(found.copies)} documents)")
+    table = _documents_table(Column("published", no_wrap=True), "source", "lang", Column("relation", no_wrap=True),
+                             "title")
     for copy in found.copies:
-        table.add_row(copy.id, copy.source, copy.language or "-", copy.relation,
-                      f"{copy.similarity:.2f}" if copy.similarity is not None else "", (copy.title or "")[:60])
+        similarity = f" {copy.similarity:.2f}" if copy.similarity is not None else ""
+        table.add_row(copy.id, _minute(copy.published), copy.source, copy.language or "-",
+                      copy.relation + similarity, _Clamped(copy.title or ""))
     OUT.print(table)
 
 
@@ -386,8 +463,8 @@ def export(ctx, **filters):
 
 
 @main.command()
-@click.option("--since", help="Failed on or after (24h, 7d, 2026-11-01).")
-@click.option("--reason", help="Reason prefix: timeout, http-404, not-html, too-large, no-text, ...")
+@click.option("--since", type=TEXT, help="Failed on or after (24h, 7d, 2026-11-01).")
+@click.option("--reason", type=TEXT, help="Reason prefix: timeout, http-404, not-html, too-large, no-text, ...")
 @click.option("--final", is_flag=True, help="Only URLs that failed for good, not those waiting for a retry.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
@@ -436,7 +513,7 @@ def migrate(ctx):
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, type=TEXT)
 @click.option("--port", default=8000, show_default=True, type=int)
 @pass_ctx
 def serve(ctx, host, port):

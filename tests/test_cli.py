@@ -8,7 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from store.base import open_store
+from store.records import NEAR
 from tests.pages import aeb_pages, rss, seed_page
+from tests.store.factory import make_doc
+
+STORY, COPY, OTHER = "3f2a9c0d1e4b5a6f7a8b", "4e3b0d1e2f5c6b7a8b9c", "5d4c1e2f3a6d7c8b9cad"  # 20 hex, as url_id
+NOT_UTF8 = "\udcff"  # what Python makes of the byte 0xFF in argv (PEP 383)
 
 
 @pytest.fixture
@@ -27,6 +33,31 @@ def env(settings, tmp_path):
 def wiredesk(env, *args):
     """Run `wiredesk ARGS` and return the result (stdout and stderr kept apart)."""
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def at_width(columns, env, *args):
+    """`wiredesk ARGS` printing to a terminal `columns` wide (rich reads COLUMNS; a pipe gets 80)."""
+    return wiredesk({**env, "COLUMNS": str(columns)}, *args)
+
+
+def publish(settings, *docs):
+    """Put documents in the store the CLI reads, as a worker would (each under its own id as URL id)."""
+    store = open_store(settings.store_url)
+    store.migrate()
+    store.publish_many([(doc, doc.id) for doc in docs])
+    store.close()
+
+
+@pytest.fixture
+def stored(settings):
+    """Two stories in the store: STORY with a long title on a long host and its copy COPY an hour later, and OTHER."""
+    title = "Ceasefire talks resume in Geneva as envoys of both sides meet for a third round " * 3
+    publish(settings,
+            make_doc(STORY, "ceasefire talks in Geneva", title=title, source="www.news.example-outlet.com",
+                     language="en"),
+            make_doc(COPY, "ceasefire talks in Geneva", title=title, source="www.example-paper.co.uk", language="en",
+                     story_id=STORY, relation=NEAR, similarity=0.93, hours=1),
+            make_doc(OTHER, "ceasefire holds elsewhere", title="Ceasefire holds", hours=2))
 
 
 @pytest.fixture
@@ -120,3 +151,70 @@ def test_bad_date_option_says_what_is_wrong(env):
     result = CliRunner().invoke(main, ["query", "x", "--since", "yesterday-ish"], env=env)
     assert result.exit_code == 2
     assert "is not a date" in result.output
+
+
+@pytest.mark.parametrize("cursor", ["abc", "[/b]abc"])
+def test_a_bad_cursor_is_an_error_line_and_exit_2_not_a_traceback(env, cursor):
+    result = wiredesk(env, "query", "--cursor", cursor, "police")
+    assert result.exit_code == 2
+    assert f"error: bad cursor '{cursor}'" in result.stderr.splitlines()
+
+
+@pytest.mark.parametrize("args, name", [
+    (["query", NOT_UTF8], "'[TEXT]'"),
+    (["query", "--lang", NOT_UTF8], "'--lang'"),
+    (["export", "--source", NOT_UTF8], "'--source'"),
+    (["show", NOT_UTF8], "'DOC_ID'"),
+    (["story", NOT_UTF8], "'STORY_ID'"),
+    (["failures", "--reason", NOT_UTF8], "'--reason'"),
+])
+def test_an_argument_that_is_not_utf8_is_refused_naming_it(env, args, name):
+    result = wiredesk(env, *args)
+    assert result.exit_code == 2
+    assert f"Invalid value for {name}: not valid UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize("command, until", [("query", "2026-11-03"), ("export", "2026-11-05")])
+def test_until_not_after_since_is_refused_naming_until(env, command, until):
+    result = wiredesk(env, command, "--since", "2026-11-05", "--until", until)
+    assert result.exit_code == 2
+    assert "Invalid value for '--until': must be after --since" in result.stderr
+
+
+@pytest.mark.parametrize("columns", [80, 30])
+def test_ids_stay_whole_in_query_and_story_tables_however_narrow(env, stored, columns):
+    listed = at_width(columns, env, "query", "ceasefire", "--all-copies").stdout
+    shown = at_width(columns, env, "story", STORY).stdout
+    assert all(doc_id in listed for doc_id in (STORY, COPY, OTHER))
+    assert STORY in shown and COPY in shown
+    assert max(len(line) for line in (listed + shown).splitlines()) <= columns
+
+
+def test_the_next_cursor_is_printed_on_one_line_at_80_columns(env, stored):
+    cursor = json.loads(wiredesk(env, "query", "ceasefire", "--limit", "1", "--json").stdout.splitlines()[-1])
+    listed = at_width(80, env, "query", "ceasefire", "--limit", "1").stdout
+    assert f"more: --cursor {cursor['next_cursor']}\n" in listed
+
+
+def test_long_titles_take_at_most_two_lines_at_80_columns(env, stored):
+    rows = at_width(80, env, "query", "ceasefire", "--all-copies").stdout.splitlines()[2:]  # below the header rule
+    assert len(rows) <= 2 * 3  # three documents, two lines each at most
+    assert sum(row.rstrip().endswith("…") for row in rows) == 2  # both long titles cut, "Ceasefire holds" whole
+
+
+def test_story_shows_when_each_copy_was_published(env, stored):
+    shown = at_width(80, env, "story", STORY).stdout
+    assert "2024-03-01 12:00" in shown and "2024-03-01 13:00" in shown
+
+
+def test_titles_that_look_like_markup_are_printed_as_written(env, settings):
+    publish(settings, make_doc(STORY, "polls close", title="[/update] Polls close"))
+    for args in (["query", "polls"], ["show", STORY], ["story", STORY]):
+        assert "[/update]" in at_width(80, env, *args).stdout
+
+
+def test_story_takes_the_id_of_any_of_its_copies(env, stored):
+    by_copy = at_width(80, env, "story", COPY)
+    assert by_copy.exit_code == 0 and STORY in by_copy.stdout and COPY in by_copy.stdout
+    missing = wiredesk(env, "story", "0" * 20)
+    assert missing.exit_code == 1 and "no story or document" in missing.stderr
