@@ -6,6 +6,7 @@ import codecs
 import logging
 import re
 from datetime import datetime, timezone
+from functools import cache
 
 import charset_normalizer
 import httpx
@@ -53,6 +54,8 @@ _META_CHARSET = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:+-]+)", 
 _HTML_START = re.compile(rb"\s*<(?:!doctype\s+html|html|head|body|title|meta|!--)", re.I)
 _BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"RIFF", b"\x00\x00\x01\x00")
 _PRESCAN_BYTES = 4096
+# The bytes a legacy code page reads as one character each and a multi-byte codec partly as lead bytes of pairs.
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def fetch_page(client: httpx.Client, url: str, settings: Settings) -> FetchedPage:
@@ -96,7 +99,11 @@ def is_html(media_type: str, body: bytes) -> bool:
 
 
 def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
-    """Decode an HTML body: BOM, then the HTTP charset, then <meta charset>, then detection; return (text, codec)."""
+    """Decode an HTML body: BOM, then the HTTP charset, then <meta charset>, then detection; return (text, codec).
+
+    A declared single-byte charset yields to UTF-8 when the bytes are UTF-8 with multi-byte sequences: such a
+    code page decodes any bytes, so it would "fit" UTF-8 and turn "kilómetros" into "kilÃ³metros".
+    """
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(encoding, errors="replace"), encoding
@@ -104,6 +111,10 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     meta = _META_CHARSET.search(body[:_PRESCAN_BYTES])
     declared = (header and _codec(header.group(1)), meta and _codec(meta.group(1).decode("ascii")))
     for encoding in filter(None, declared):
+        # Genuine windows-1252 or ISO-8859 text is almost never valid UTF-8 once it has a non-ASCII byte.
+        if _is_single_byte(encoding) and _is_multibyte_utf8(body):
+            LOGGER.debug("declared charset %s on UTF-8 bytes; decoding them as UTF-8", encoding)
+            return body.decode("utf-8"), "utf-8"
         try:
             return body.decode(encoding), encoding
         except UnicodeDecodeError:
@@ -129,6 +140,25 @@ def detect_encoding(body: bytes) -> str:
     if any("cp1252" in match.could_be_from_charset for match in matches if match.chaos <= best.chaos):
         return "cp1252"
     return _codec(best.encoding) or "cp1252"
+
+
+@cache
+def _is_single_byte(codec: str) -> bool:
+    """True for a legacy code page (windows-1252, ISO-8859-x, KOI8-R...) that maps each byte to one character."""
+    decoded = _HIGH_BYTES.decode(codec, errors="replace")
+    # UTF-8 and the 7-bit codecs give one character per high byte too, but only ever U+FFFD.
+    return len(decoded) == len(_HIGH_BYTES) and decoded.count("\ufffd") < len(decoded)
+
+
+def _is_multibyte_utf8(body: bytes) -> bool:
+    """True when the bytes are valid UTF-8 and not plain ASCII, so they hold multi-byte sequences."""
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _codec(label: str) -> str | None:

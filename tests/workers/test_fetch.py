@@ -12,6 +12,7 @@ from net.http import make_client
 from workers.fetch import decode_html, fetch_page
 
 FRENCH = "« L’armée a frappé “fort” à Kharkiv », a déclaré le général — une œuvre de café naïve."
+SPANISH = "Izaskun Lesaka pasó a la cúpula de ETA; la detuvieron a 30 kilómetros de la frontera."
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 
 
@@ -62,6 +63,21 @@ def test_meta_charset_is_used_without_header_charset(http_server, client, settin
 def test_header_utf8_contradicted_by_the_bytes_falls_back_to_detection():
     text, encoding = decode_html(_page(FRENCH).encode("cp1252"), "text/html; charset=utf-8")
     assert FRENCH in text and encoding == "cp1252"
+
+
+@pytest.mark.parametrize(("content_type", "head"), [
+    ("text/html", '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">'),
+    ("text/html; charset=ISO-8859-1", ""),
+    ("text/html; charset=windows-1252", '<meta charset="windows-1252">'),
+])
+def test_utf8_bytes_declared_as_a_single_byte_charset_are_decoded_as_utf8(content_type, head):
+    text, encoding = decode_html(_page(SPANISH, head=head).encode(), content_type)
+    assert SPANISH in text and encoding == "utf-8"
+
+
+def test_real_utf8_page_whose_meta_says_latin9_keeps_its_accents(corpus):
+    text, _ = decode_html((corpus / "goose3" / "test_elmondo1.html").read_bytes(), "text/html")
+    assert "kilómetros" in text and "Ã" not in text
 
 
 def test_bom_decides_the_encoding():
