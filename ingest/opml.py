@@ -21,7 +21,10 @@ LOGGER = logging.getLogger(__name__)
 # podcast descriptions). Everything else (truncation, stray end tags, undefined entities such as
 # &nbsp;, content after the root) is an error, so a damaged file imports nothing rather than a part.
 BARE_AMPERSAND = re.compile(rb"&(?![A-Za-z_][\w.-]*;|#[0-9]+;|#x[0-9A-Fa-f]+;)")
-OUTLINE_TAG = re.compile(rb'^([ \t]*)<outline\b(.*?")\s*(/?)>[ \t]*\r?$', re.M | re.S)
+# An `<outline>` start tag alone at the start of a line and ending one. Broken values may hold markup and
+# newlines, so the tag runs to the last quote before a line end; but it never runs over another outline tag,
+# so a folder and its first feed written on one line stay two tags (neither of them matched).
+OUTLINE_TAG = re.compile(rb'^([ \t]*)<outline\b((?:(?!</?outline\b).)*?")\s*(/?)>[ \t]*\r?$', re.M | re.S)
 ATTRIBUTE_START = re.compile(
     rb'\s(text|title|description|xmlUrl|htmlUrl|type|language|version|url|category|created)\s*=\s*"', re.I)
 

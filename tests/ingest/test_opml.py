@@ -1,4 +1,4 @@
-"""read_opml / write_opml over the corpus's real subscription lists and listparser's test files."""
+"""read_opml / write_opml over the corpus's real subscription lists, listparser's test files and small lists."""
 
 from __future__ import annotations
 
@@ -35,6 +35,34 @@ def test_lists_with_quotes_and_markup_in_attributes_keep_every_feed(corpus):
 def test_nested_categories_become_a_path(corpus):
     [feed] = read_opml(corpus / "opml" / "listparser-tests" / "opml" / "categories" / "hier-2-nested.xml")
     assert feed.category == "grouping1/grouping2"
+
+
+FEED_A = '<outline type="rss" text="A" xmlUrl="https://a.example/rss"/>'
+FOLDER_LAYOUTS = {
+    "folder and first feed on one line": '<outline text="News">' + FEED_A,
+    "single-quoted folder on its own line": "<outline text='News'>\n" + FEED_A,
+}
+
+
+def _opml(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "list.opml"
+    head = '<?xml version="1.0"?>\n<opml version="1.0"><head><title>x</title></head><body>'
+    path.write_text(f"{head}\n{body}\n</body></opml>\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("layout", FOLDER_LAYOUTS.values(), ids=FOLDER_LAYOUTS.keys())
+def test_folder_tag_beside_its_first_feed_is_not_merged_with_it(tmp_path, layout):
+    path = _opml(tmp_path, layout + '\n<outline type="rss" text="B" xmlUrl="https://b.example/rss"/>\n</outline>')
+    assert [(f.url, f.title, f.category) for f in read_opml(path)] == [
+        ("https://a.example/rss", "A", "News"), ("https://b.example/rss", "B", "News")]
+
+
+def test_feed_with_broken_quoting_after_a_folder_sharing_a_line_is_still_repaired(tmp_path):
+    broken = '<outline type="rss" text="B "quoted"" description="<p>x</p>" xmlUrl="https://b.example/rss"/>'
+    path = _opml(tmp_path, FOLDER_LAYOUTS["folder and first feed on one line"] + "\n" + broken + "\n</outline>")
+    assert [(f.url, f.title, f.category) for f in read_opml(path)] == [
+        ("https://a.example/rss", "A", "News"), ("https://b.example/rss", 'B "quoted"', "News")]
 
 
 MALFORMED = corpus_path() / "opml" / "listparser-tests" / "malformed"
