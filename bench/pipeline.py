@@ -39,7 +39,7 @@ from store.base import open_store  # noqa: E402
 from store.records import Feed  # noqa: E402
 from tests.pages import rss  # noqa: E402
 from store.records import FINAL_STATES  # noqa: E402
-from workers.extract import warm_up  # noqa: E402
+from workers.extract import EXTRACTION_OPTIONS, warm_up  # noqa: E402
 from workers.worker import start_workers, stop_workers  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def load_pages(corpus: Path, count: int) -> list[tuple[str, bytes]]:
 
 
 def _extract(page: tuple[str, bytes]) -> bool:
-    result = trafilatura.bare_extraction(page[1], with_metadata=True, include_comments=False, include_tables=False)
+    result = trafilatura.bare_extraction(page[1], **EXTRACTION_OPTIONS)  # the options the workers extract with
     return result is not None
 
 

@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.records import EXACT, NEAR, ORIGINAL
 from workers.dedup_script import lua_source
-from workers.normalize import normalize_for_comparison
+from workers.normalize import comparison_words, normalize_for_comparison
 from workers.signature import Signature, compute_signature
 
 LOGGER = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class DedupIndex:
             The Decision; the same one again when called again for the same document within the window.
         """
         normalized = normalize_for_comparison(text or "")
-        if normalized.count(" ") + 1 < MIN_WORDS:
+        if comparison_words(normalized) < MIN_WORDS:
             # Too little text to call it anyone's copy (placeholders, "---", a one-line teaser): its own story.
             doc_key(doc_id)
             return Decision(ORIGINAL, doc_id, None, None, None)

@@ -113,6 +113,17 @@ _CREDIT_LITERALS = (*_AGENCY_OF, "Editing by")
 # byline pattern backtrack.
 _CREDIT_EDGE = 2500
 
+# Scripts written without spaces between words (character ranges for a regex class): Han and kana, and Thai.
+HAN_KANA = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f"
+THAI = "\u0e00-\u0e7f"
+# Compared character by character: a run of them between spaces would be one "word", and a Chinese article of
+# 700 characters some 15 words, too few to be anyone's copy (MIN_WORDS in workers/dedup.py); its shingles are
+# then runs of three characters, the usual unit for Chinese and Japanese near-duplicate detection.
+_UNSPACED = re.compile(f"[{HAN_KANA}{THAI}]")
+# How many of those characters make a word on average (segmenters on the corpus: jieba and TinySegmenter 1.8,
+# PyThaiNLP 4.3; Thai vowel signs, which comparison drops, included).
+CHARS_PER_WORD = ((re.compile(f"[{HAN_KANA}]"), 1.8), (re.compile(f"[{THAI}]"), 4.3))
+
 # Typographic apostrophes become "'"; typographic quotes, dashes and spaces become plain spaces. Done with
 # str.replace (C speed) so that most English text is ASCII afterwards and takes the fast path below.
 _APOSTROPHES = ("\u2019", "\u2018", "\u02bc", "\u201b", "\u2032", "\u00b4", "`")
@@ -221,8 +232,21 @@ def strip_boilerplate(text: str) -> str:
     return "\n".join(kept)
 
 
+def comparison_words(normalized: str) -> float:
+    """The words of a text passed through `normalize_for_comparison`: its tokens, a character of a script without
+    spaces counting as its share of a word (CHARS_PER_WORD), so that a short Chinese text is short here too."""
+    tokens = normalized.count(" ") + 1
+    if normalized.isascii():
+        return tokens
+    for script, chars_per_word in CHARS_PER_WORD:
+        chars = len(script.findall(normalized))
+        tokens -= chars - chars / chars_per_word
+    return tokens
+
+
 def normalize_for_comparison(text: str) -> str:
-    """Boilerplate-free, NFKC, case-folded text of words separated by single spaces."""
+    """Boilerplate-free, NFKC, case-folded text of words separated by single spaces (a Han, kana or Thai character
+    is a word of its own)."""
     text = strip_boilerplate(text)
     if not text.isascii():
         text = _plain_marks(unicodedata.normalize("NFKC", text))
@@ -234,7 +258,10 @@ def normalize_for_comparison(text: str) -> str:
     data = text.encode("utf-8", "surrogatepass")
     text = data.translate(_ASCII_WORDS).decode("utf-8", "surrogatepass")
     if not text.isascii():
-        for char in set(data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")):
+        chars = set(data.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+        for char in chars:
             if not char.isalnum():
                 text = text.replace(char, " ")
+        if any(_UNSPACED.match(char) for char in chars):
+            text = _UNSPACED.sub(r" \g<0> ", text)
     return " ".join(text.split())

@@ -167,3 +167,39 @@ def test_eight_workers_deciding_copies_at_once_elect_exactly_one_original_per_st
         assert len(originals) == 1, (story, decided)
         assert {story_id for _, _, story_id in decided} == {originals[0]}
     assert len(by_story) == STORIES
+
+
+def lightly_edited(text: str, every: int = 33) -> str:
+    """`text` with one character in `every` of its Han, kana or Thai characters changed, as an editor's touch."""
+    chars = list(text)
+    marked = [n for n, char in enumerate(chars) if "\u0e00" <= char <= "\u0e7f" or "\u3040" <= char <= "\u9fff"]
+    for n in marked[::every]:
+        chars[n] = "\u7684"
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("name", ["chinese", "japanese2", "thai"])
+def test_copies_in_scripts_without_spaces_are_compared_by_characters(redis_conn, settings, corpus, name):
+    index = DedupIndex(redis_conn, settings)
+    text = (corpus / "newspaper" / "text" / f"{name}.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    original, edited, trimmed = ids(3)
+    assert index.decide(original, text).relation == ORIGINAL
+    # Before: a phrase between two punctuation marks was one "word", and one changed character changed it.
+    assert (index.decide(edited, lightly_edited(text)).duplicate_of, index.decide(trimmed, "\n".join(
+        paragraphs[: max(2, len(paragraphs) // 2)])).duplicate_of) == (original, original)
+    for n, other in enumerate({"chinese", "japanese2", "thai"} - {name}, start=1):
+        unrelated = (corpus / "newspaper" / "text" / f"{other}.txt").read_text(encoding="utf-8")
+        assert index.decide(ids(1, 100 + n)[0], unrelated).relation == ORIGINAL
+
+
+def test_a_real_chinese_article_extracted_by_two_tools_is_one_story_and_a_short_one_none(redis_conn, settings, corpus):
+    index = DedupIndex(redis_conn, settings)
+    newspaper = (corpus / "newspaper" / "text" / "chinese.txt").read_text(encoding="utf-8")
+    goose = json.loads((corpus / "goose3" / "test_bbc_chinese.json").read_text(encoding="utf-8"))
+    first, second, short, short_again = ids(4)
+    assert index.decide(first, newspaper).relation == ORIGINAL
+    assert index.decide(second, goose["expected"]["cleaned_text"]).duplicate_of == first
+    teaser = "香港行政长官梁振英向香港民众道歉。"  # 17 characters, some 9 words: too short to be anyone's copy
+    assert index.decide(short, teaser).relation == ORIGINAL
+    assert index.decide(short_again, teaser).relation == ORIGINAL
