@@ -8,13 +8,24 @@ class IngestError(Exception):
 
 
 class NotAFeed(IngestError):
-    """The URL answered with an HTML page, not a feed; `candidates` are the feeds that page links to."""
+    """The URL answered with something other than a feed: the message says `what` it is.
 
-    def __init__(self, url: str, candidates: list[str] | None = None):
+    For an HTML page, `candidates` are the feeds it announces and `json_links` its application/json links,
+    feeds only if their body is a JSON Feed; the message names the candidates.
+    """
+
+    def __init__(self, url: str, what: str, candidates: list[str] | None = None,
+                 json_links: list[str] | None = None):
         self.url = url
         self.candidates = list(candidates or [])
-        found = f"; feeds it links to: {', '.join(self.candidates)}" if self.candidates else "; it links to no feed"
-        super().__init__(f"not a feed: {url} is an HTML page{found}")
+        self.json_links = list(json_links or [])
+        super().__init__(f"not a feed: {url} is {what}")
+
+    @classmethod
+    def html_page(cls, url: str, candidates: list[str], json_links: list[str]) -> NotAFeed:
+        """An HTML page, with the feeds it links to (or that it links to none) in the message."""
+        found = f"; feeds it links to: {', '.join(candidates)}" if candidates else "; it links to no feed"
+        return cls(url, "an HTML page" + found, candidates, json_links)
 
 
 class OPMLError(IngestError):

@@ -17,6 +17,7 @@ import feedparser
 import httpx
 
 from config import Settings
+from ingest.dates import EntryDates
 from ingest.discover import find_feed_links
 from ingest.errors import NotAFeed
 from ingest.jsonfeed import looks_like_json, parse_json_feed
@@ -34,6 +35,14 @@ TAG = re.compile(r"<[^>]*>")
 CODE = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 SPACE = re.compile(r"\s+")
 MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)")
+# The root element of an XML document: after its declaration, comments, processing instructions and doctype.
+ROOT_ELEMENT = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:[\w.-]+:)?([\w.-]+)", re.S | re.I)
+# XML documents people take for feeds, by their root element: what each is, and what to do with it instead.
+NOT_FEEDS = {
+    b"urlset": "a sitemap",
+    b"sitemapindex": "a sitemap",
+    b"opml": "an OPML subscription list: use `wiredesk feeds import`",
+}
 
 
 @dataclass(frozen=True)
@@ -120,15 +129,14 @@ def parse_feed(body: bytes, feed_url: str, settings: Settings, headers: dict[str
 
     `headers` are the response headers (lower-case keys); their Content-Type charset is honoured.
     Entries older than `settings.entry_max_age_days` are skipped and at most
-    `settings.max_entries_per_poll` are kept, newest first. Raises `NotAFeed` for an HTML page.
+    `settings.max_entries_per_poll` are kept, newest first. Raises `NotAFeed` for an HTML page, a sitemap, an
+    OPML subscription list or JSON that is not a JSON Feed.
     """
     headers = {key.lower(): value for key, value in (headers or {}).items()}
     # Relative links resolve against the feed's own URL unless the server names another base.
     headers["content-location"] = urljoin(feed_url, headers.get("content-location") or feed_url)
-    document = parse_json_feed(body) if looks_like_json(body) else None
-    if document is not None:
-        parsed = ParsedFeed(title=document["title"], site_url=document["link"], version="json")
-        items = document["items"]
+    if looks_like_json(body):
+        parsed, items = _parse_json(body, feed_url)
     else:
         parsed, items = _parse_xml(body, feed_url, headers)
     base = headers["content-location"]
@@ -152,6 +160,14 @@ def parse_feed(body: bytes, feed_url: str, settings: Settings, headers: dict[str
     return parsed
 
 
+def _parse_json(body: bytes, feed_url: str) -> tuple[ParsedFeed, list[dict]]:
+    """A JSON Feed. Other JSON is no feed: a WordPress page announces its REST API record as application/json."""
+    document = parse_json_feed(body)
+    if document is None:
+        raise NotAFeed(feed_url, "JSON, not a JSON Feed")
+    return ParsedFeed(title=document["title"], site_url=document["link"], version="json"), document["items"]
+
+
 def _parse_xml(body: bytes, feed_url: str, headers: dict[str, str]) -> tuple[ParsedFeed, list[dict]]:
     """feedparser over the bytes (never a URL or path: a bytes argument could name a local file).
 
@@ -160,8 +176,8 @@ def _parse_xml(body: bytes, feed_url: str, headers: dict[str, str]) -> tuple[Par
     """
     result = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
                               resolve_relative_uris=False)
-    if not result.get("version") and not result.entries and _is_html(body, headers):
-        raise NotAFeed(feed_url, find_feed_links(body.decode("utf-8", "replace"), feed_url))
+    if not result.get("version") and not result.entries:
+        _refuse_known_non_feed(body, feed_url, headers)
     meta = result.feed
     parsed = ParsedFeed(
         title=_clean(meta.get("title")),
@@ -171,21 +187,33 @@ def _parse_xml(body: bytes, feed_url: str, headers: dict[str, str]) -> tuple[Par
         update_seconds=_sy_seconds(meta.get("sy_updateperiod"), meta.get("sy_updatefrequency")),
         bozo=f"{type(result.bozo_exception).__name__}: {result.bozo_exception}" if result.get("bozo") else None,
     )
-    return parsed, [_raw_item(entry) for entry in result.entries]
+    dates = EntryDates(meta.get("language"))
+    return parsed, [_raw_item(entry, dates) for entry in result.entries]
 
 
-def _raw_item(entry) -> dict:
+def _raw_item(entry, dates: EntryDates) -> dict:
     """A feedparser entry in the plain shape shared with JSON Feed items."""
     authors = [a.get("name") for a in entry.get("authors") or [] if a.get("name")]
     return {
         "link": _publisher_link(entry),
         "title": _clean(entry.get("title")),
         "summary": _clean(entry.get("summary")),
-        # dict.get: FeedParserDict.get maps a missing published_parsed to updated_parsed with a warning
-        "published": _struct_date(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),
+        "published": _entry_date(entry, dates),
         "authors": authors or ([entry["author"]] if entry.get("author") else []),
         "guid": entry.get("id"),
     }
+
+
+def _entry_date(entry, dates: EntryDates) -> datetime | None:
+    """The entry's publication (else update) date as feedparser parsed it, else as `dates` reads its text.
+
+    The fallback runs only for a date feedparser gave up on: a lost date would make an old entry look new.
+    """
+    # dict.get: FeedParserDict.get maps a missing published_parsed to updated_parsed with a warning
+    parsed = _struct_date(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
+    if parsed is not None:
+        return parsed
+    return dates.read(dict.get(entry, "published") or dict.get(entry, "updated"))
 
 
 def _publisher_link(entry) -> str | None:
@@ -246,6 +274,20 @@ def _why_empty(parsed: ParsedFeed, items: list[dict], too_old: int, settings: Se
     if not any(item["link"] for item in items):
         return f"{len(items)} entries, none with a link"
     return f"{len(items)} entries, none with an http(s) link"
+
+
+def _refuse_known_non_feed(body: bytes, feed_url: str, headers: dict[str, str]) -> None:
+    """Raise `NotAFeed` for a body that parsed as no feed and is a page or document people take for one.
+
+    Anything else stays a feed without entries (a broken feed may come right on a later poll).
+    """
+    root = ROOT_ELEMENT.match(body.lstrip(b"\xef\xbb\xbf"))
+    what = NOT_FEEDS.get(root.group(1).lower()) if root else None
+    if what:
+        raise NotAFeed(feed_url, what)
+    if _is_html(body, headers):
+        links = find_feed_links(body.decode("utf-8", "replace"), feed_url)
+        raise NotAFeed.html_page(feed_url, links.feeds, links.json)
 
 
 def _is_html(body: bytes, headers: dict[str, str]) -> bool:

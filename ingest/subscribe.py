@@ -60,8 +60,11 @@ def _add_one(settings: Settings, store, client: httpx.Client, url: str) -> AddRe
 
 
 def _add_discovered(settings: Settings, store, client: httpx.Client, url: str, page: NotAFeed) -> AddResult:
-    """Add the first feed the HTML page at `url` links to that really is a feed."""
-    candidates = [link for link in page.candidates if link != url][:MAX_CANDIDATES]
+    """Add the first feed the HTML page at `url` links to that really is a feed.
+
+    Its application/json links come last: most are a WordPress REST API record, and the body tells.
+    """
+    candidates = [link for link in page.candidates + page.json_links if link != url][:MAX_CANDIDATES]
     for position, candidate in enumerate(candidates):
         try:
             feed_url, parsed = _try_feed(settings, client, candidate)

@@ -138,3 +138,61 @@ def test_unconditional_fetch_sends_no_validators(settings, http_server):
         fetched = fetch_feed(client, Feed(url=url, etag='"v1"'), settings, conditional=False)
     assert "If-None-Match" not in http_server.requests[-1][1]
     assert fetched.status == 200 and fetched.body == rss("")
+
+
+def test_korea_times_dates_with_a_gmt_plus_9_zone_are_read_so_its_old_entries_are_skipped(settings, corpus):
+    body = (corpus / "feeds" / "mediacloud-rss-fetcher" / "real-korean-times.rss").read_bytes()
+    parsed = parse_feed(body, FEED_URL, settings, now=NOW)
+    assert parsed.entries == [] and parsed.reason == "195 entries, all older than 30 days"
+    # "Thu,28 Jul 2022 4:35:5 GMT+9": nine hours ahead of UTC
+    assert set(parsed.dates) == {datetime(2022, 7, 27, 19, 35, 5, tzinfo=timezone.utc)}
+
+
+def test_portuguese_day_and_month_names_are_read_so_old_uol_entries_are_skipped(settings, corpus):
+    body = (corpus / "feeds" / "rss-parser" / "input" / "uolNoticias.rss").read_bytes()
+    parsed = parse_feed(body, FEED_URL, settings, now=NOW)
+    assert parsed.entries == [] and parsed.reason == "15 entries, all older than 30 days"
+    # "Seg, 24 Set 2018 19:42:40 -0300" (segunda-feira, setembro)
+    assert parsed.dates[0] == datetime(2018, 9, 24, 22, 42, 40, tzinfo=timezone.utc)
+
+
+# The feed says its language; says none; or says one its dates are not written in.
+@pytest.mark.parametrize("language", ["<language>pt-BR</language>", "", "<language>en-us</language>"])
+def test_date_in_another_language_is_read_and_an_unreadable_one_stays_undated(settings, language):
+    items = ("<item><title>a</title><link>https://a.example/lido</link><pubDate>Sex, 28 Fev 2025 10:00:00 -0300"
+             "</pubDate></item><item><title>b</title><link>https://a.example/sem-data</link>"
+             "<pubDate>ontem à noite</pubDate></item>")
+    parsed = parse_feed(rss(items, language), FEED_URL, settings, now=NOW)
+    published = {entry.canonical_url: entry.published for entry in parsed.entries}
+    assert published == {"https://a.example/lido": datetime(2025, 2, 28, 13, 0, tzinfo=timezone.utc),
+                         "https://a.example/sem-data": None}
+
+
+def test_dates_feedparser_parses_never_reach_the_fallback(settings, monkeypatch):
+    def fallback(self, raw):
+        raise AssertionError(f"fallback ran for {raw!r}")
+
+    monkeypatch.setattr("ingest.feeds.EntryDates.read", fallback)
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><title>x</title>'
+            b'<link href="https://a.example/x"/><updated>2025-02-28T10:00:00Z</updated></entry></feed>')
+    assert len(parse_feed(rss(item("https://a.example/1")), FEED_URL, settings, now=NOW).entries) == 1
+    assert len(parse_feed(atom, FEED_URL, settings, now=NOW).entries) == 1
+
+
+def test_json_that_is_not_a_json_feed_raises_not_a_feed(settings):
+    record = json.dumps({"id": 245688, "date": "2022-07-27T10:00:00", "link": "https://site.example/a/",
+                         "title": {"rendered": "A"}, "content": {"rendered": "<p>A</p>"}}).encode()
+    with pytest.raises(NotAFeed) as caught:
+        parse_feed(record, "https://site.example/wp-json/wp/v2/posts/245688", settings)
+    assert str(caught.value) == ("not a feed: https://site.example/wp-json/wp/v2/posts/245688 is JSON, "
+                                 "not a JSON Feed")
+
+
+def test_wordpress_page_offers_its_feed_not_its_comment_feed_and_keeps_its_rest_api_link_apart(settings, corpus):
+    page = (corpus / "feeds" / "mediacloud-peoplesdailyng-feed-url-returns-html.html").read_bytes()
+    url = "https://www.peoplesdailyng.com/feedback-from-previous-columns/"
+    with pytest.raises(NotAFeed) as caught:
+        parse_feed(page, url, settings, {"content-type": "text/html; charset=utf-8"})
+    assert caught.value.candidates == ["https://www.peoplesdailyng.com/feed/"]
+    assert caught.value.json_links == ["https://www.peoplesdailyng.com/wp-json/wp/v2/posts/245688"]
+    assert "wp-json" not in str(caught.value)

@@ -219,3 +219,26 @@ def test_concurrency_stays_within_the_overall_and_per_host_limits(settings, stor
     # Leases are taken a batch at a time, ahead of the free slots, not in a round trip per feed.
     batches = [n for n in exchanges if n]
     assert sum(batches) == 24 and len(batches) <= 8
+
+
+def test_old_entries_whose_dates_feedparser_cannot_parse_are_not_enqueued(settings, store, redis_conn, http_server,
+                                                                          corpus):
+    # Korea Times writes "Thu,28 Jul 2022 4:35:5 GMT+9", UOL "Seg, 24 Set 2018 19:42:40 -0300".
+    urls = []
+    for path in ("feeds/mediacloud-rss-fetcher/real-korean-times.rss", "feeds/rss-parser/input/uolNoticias.rss"):
+        urls.append(http_server.add("/" + path, (corpus / path).read_bytes(),
+                                    headers={"Content-Type": "application/rss+xml"}))
+    store.add_feeds([Feed(url=url) for url in urls])
+    summary = poll_feeds(settings, store, redis_conn)
+    assert (summary.changed, summary.enqueued) == (2, 0) and queued_ids(redis_conn, settings) == []
+    assert [store.get_feed(url).last_error for url in urls] == ["195 entries, all older than 30 days",
+                                                                 "15 entries, all older than 30 days"]
+
+
+def test_subscribed_sitemap_is_marked_not_a_feed(settings, store, redis_conn, http_server, corpus):
+    url = http_server.add("/sitemap.xml", (corpus / "feeds" / "trafilatura" / "sitemap.xml").read_bytes(),
+                          headers={"Content-Type": "application/xml"})
+    store.add_feeds([Feed(url=url)])
+    poll_feeds(settings, store, redis_conn)
+    feed = store.get_feed(url)
+    assert (feed.state, feed.last_error) == ("not-a-feed", f"not a feed: {url} is a sitemap")
