@@ -30,6 +30,8 @@ OUT = Console()
 ERR = Console(stderr=True)
 ID_WIDTH = 20  # a document id: ingest.urls.url_id, 10 bytes as hex
 TITLE_LINES = 2  # a title's lines in a table: enough to tell stories apart at 80 columns
+UNBOUNDED = 100_000  # a width to measure a table at: what it needs, not what the console allows
+FOLD_WIDTH = 20  # the room a table keeps for each column that wraps (an error message) beside whole ones
 
 
 class _Text(click.ParamType):
@@ -110,11 +112,38 @@ class _Clamped:
         yield Text("\n").join(lines)
 
 
+def _table(*columns: str | Column) -> Table:
+    """A table readable at 80 columns: with no outer border and narrow gaps its columns keep the most room."""
+    return Table(*columns, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def _whole(*headers: str) -> list[Column]:
+    """Columns whose cells are never wrapped or cut: URLs, codes, counts, times."""
+    return [Column(header, no_wrap=True) for header in headers]
+
+
 def _documents_table(*columns: str | Column) -> Table:
-    """A table of documents, id first, readable at 80 columns: ids stay whole on one line (they are what `show`
-    and `story` take), and with no outer border and narrow gaps the other columns keep some room."""
-    return Table(Column("id", no_wrap=True, min_width=ID_WIDTH), *columns, box=box.SIMPLE_HEAD, show_edge=False,
-                 pad_edge=False, collapse_padding=True)
+    """A table of documents, id first: ids stay whole on one line (they are what `show` and `story` take)."""
+    return _table(Column("id", no_wrap=True, min_width=ID_WIDTH), *columns)
+
+
+def _print_whole(table: Table) -> None:
+    """Print a table whose no_wrap columns (URLs, codes, times) are never cut: at the console's width (80 in a
+    pipe) when they fit in it beside FOLD_WIDTH columns for each other column, else each row on one line.
+
+    rich fits a table to the console by cutting even no_wrap columns with "…", and a cut URL can be neither
+    grepped nor opened.
+    """
+    options = OUT.options.update_width(UNBOUNDED)
+    one_line = Measurement.get(OUT, options, table).maximum  # every column at its widest, gaps included
+    spare = sum(max(0, _widest(column, options) - FOLD_WIDTH) for column in table.columns if not column.no_wrap)
+    # rich renders no wider than its console: a table that cannot fit gets a console as wide as its rows.
+    (OUT if one_line - spare <= OUT.width else Console(width=one_line)).print(table)
+
+
+def _widest(column: Column, options) -> int:
+    """The width of a column's widest cell, its header included."""
+    return max(Measurement.get(OUT, options, cell).maximum for cell in (column.header, *column.cells))
 
 
 def _minute(when: datetime | None) -> str:
@@ -247,7 +276,7 @@ def feeds_remove(ctx, urls):
     """Stop following feeds.  Example: wiredesk feeds remove https://example.org/rss.xml"""
     missing = [url for url in urls if not ctx.store.remove_feed(url)]
     for url in missing:
-        ERR.print(f"not followed: {url}")
+        ERR.print(f"not followed: {escape(url)}")
     sys.exit(1 if missing else 0)
 
 
@@ -261,12 +290,12 @@ def feeds_list(ctx, as_json):
         for feed in rows:
             _print_json(feed)
         return
-    table = Table("feed", "state", "last status", "failures", "next poll", "last error")
-    for feed in rows:
-        table.add_row(feed.url, feed.state, str(feed.last_status or "-"), str(feed.failures),
-                      feed.next_poll.strftime("%Y-%m-%d %H:%M") if feed.next_poll else "now",
-                      (feed.last_error or "")[:60])
-    OUT.print(table)
+    table = _table(*_whole("feed", "state", "last status", "failures", "next poll"),
+                   Column("last error", overflow="fold"))
+    for feed in rows:  # URLs and errors as Text: rich would read a `[/x]` in them as markup
+        table.add_row(Text(feed.url), feed.state, str(feed.last_status or "-"), str(feed.failures),
+                      _minute(feed.next_poll) if feed.next_poll else "now", Text(feed.last_error or ""))
+    _print_whole(table)
 
 
 # Running ----------------------------------------------------------------------------------------------
@@ -374,7 +403,23 @@ def _query(text, language, since, until, fetched, source, feed, wire, story_id, 
                  story_id=story_id, flags=list(flags), **extra)
 
 
-@main.command()
+class _QueryCommand(click.Command):
+    """`query`, whose TEXT may start with a word to exclude: `wiredesk query -whale`.
+
+    click refuses such a word as an unknown option. `query` has no one-dash options, so unknown options go to
+    TEXT, unless one looks like an unknown `--option`: then click refuses it as it always has, since a mistyped
+    option must not turn into a search.
+    """
+
+    def parse_args(self, ctx, args):
+        known = {opt for param in self.get_params(ctx) for opt in param.opts + param.secondary_opts}
+        before_dashes = args[:args.index("--")] if "--" in args else args
+        ctx.ignore_unknown_options = not any(arg.startswith("--") and arg.split("=", 1)[0] not in known
+                                             for arg in before_dashes)
+        return super().parse_args(ctx, args)
+
+
+@main.command(cls=_QueryCommand)
 @click.argument("text", required=False, type=TEXT)
 @_query_options
 @click.option("--all-copies", is_flag=True, help="Every copy, not one result per story.")
@@ -420,10 +465,18 @@ def show(ctx, doc_id, as_json):
     if as_json:
         _print_json(doc)
         return
-    OUT.print(f"[bold]{escape(doc.title or '(no title)')}[/bold]\n{escape(doc.url)}\n"
+    header = [f"[bold]{escape(doc.title or '(no title)')}[/bold]", escape(doc.url), escape(_byline(doc)),
               f"{doc.source} · {doc.language or '?'} · {doc.published or 'undated'} · story {doc.story_id} "
-              f"({doc.relation})\n")
+              f"({doc.relation})"]
+    OUT.print("\n".join(line for line in header if line) + "\n")
     OUT.print(doc.text, markup=False, highlight=False)
+
+
+def _byline(doc) -> str:
+    """Who wrote a document and where: its authors, the site's name and the wire agency it credits, those it has."""
+    parts = [f"by {', '.join(doc.authors)}" if doc.authors else "", doc.site_name or "",
+             f"wire {doc.wire}" if doc.wire else ""]
+    return " · ".join(part for part in parts if part)
 
 
 @main.command()
@@ -478,12 +531,11 @@ def failures(ctx, since, reason, final, as_json):
         for row in rows:
             _print_json(row)
         return
-    table = Table("state", "reason", "attempts", "when", "next try", "url")
-    for row in rows:
-        table.add_row(row.state, row.reason or "-", str(row.attempts),
-                      row.updated_at.strftime("%Y-%m-%d %H:%M") if row.updated_at else "-",
-                      row.next_try.strftime("%H:%M:%S") if row.next_try else "", row.url)
-    OUT.print(table)
+    table = _table(*_whole("state", "reason", "attempts", "when", "next try", "url"))
+    for row in rows:  # URLs and reasons as Text: rich would read a `[/x]` in them as markup
+        table.add_row(row.state, Text(row.reason or "-"), str(row.attempts), _minute(row.updated_at),
+                      row.next_try.strftime("%H:%M:%S") if row.next_try else "", Text(row.url))
+    _print_whole(table)
 
 
 @main.command()

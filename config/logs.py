@@ -36,3 +36,16 @@ def setup_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def rq_log_level(settings: Settings) -> int:
+    """The level rq's loggers get: WARNING, unless wiredesk logs at DEBUG (then DEBUG too) or above WARNING.
+
+    At INFO rq logs three lines a job run (its start, "Successfully completed", "Job OK"), so also for each
+    politeness deferral, plus a retry's scheduling and banners as each worker starts and stops: about 40
+    lines a URL in `run --once`, where wiredesk's own line per URL (url, state, reason, duration) says what
+    matters. rq's warnings and errors still show. rq sets its loggers' levels itself, from the level its
+    worker is given (workers/worker.py passes this one).
+    """
+    level = logging.getLevelName(settings.log_level.upper())
+    return level if level == logging.DEBUG else max(level, logging.WARNING)

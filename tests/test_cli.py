@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cli import main
 from store.base import open_store
-from store.records import NEAR
+from store.records import FAILED, NEAR, Feed, UrlState
 from tests.pages import aeb_pages, rss, seed_page
 from tests.store.factory import make_doc
 
@@ -38,6 +38,18 @@ def wiredesk(env, *args):
 def at_width(columns, env, *args):
     """`wiredesk ARGS` printing to a terminal `columns` wide (rich reads COLUMNS; a pipe gets 80)."""
     return wiredesk({**env, "COLUMNS": str(columns)}, *args)
+
+
+def follow_failing(settings, feed_url: str, error: str, page_url: str) -> None:
+    """A feed whose last poll failed with `error`, and a page of it that failed for good, as polls and jobs leave
+    them."""
+    store = open_store(settings.store_url)
+    store.migrate()
+    store.add_feeds([Feed(url=feed_url)])
+    store.save_feed(Feed(url=feed_url, state="backoff", last_status=200, failures=2, last_error=error))
+    store.claim_urls([UrlState(url_id=STORY, url=page_url, feed_url=feed_url, state="queued")])
+    store.set_url_state(STORY, FAILED, reason="http-404")
+    store.close()
 
 
 def publish(settings, *docs):
@@ -218,3 +230,42 @@ def test_story_takes_the_id_of_any_of_its_copies(env, stored):
     assert by_copy.exit_code == 0 and STORY in by_copy.stdout and COPY in by_copy.stdout
     missing = wiredesk(env, "story", "0" * 20)
     assert missing.exit_code == 1 and "no story or document" in missing.stderr
+
+
+def test_failures_and_feeds_list_print_urls_and_errors_whole_at_80_columns(env, settings):
+    feed_url = "http://127.0.0.1:8802/" + "section/" * 6 + "rss.xml"
+    error = f"not a feed: {feed_url} answered an HTML page (text/html), not RSS, Atom or JSON Feed"
+    page_url = feed_url.replace("rss.xml", "2026/12/03/a-story-with-a-long-slug.html")
+    follow_failing(settings, feed_url, error, page_url)
+    feeds = at_width(80, env, "feeds", "list").stdout
+    failures = at_width(80, env, "failures").stdout
+    # Each URL on one line, as grep needs it; the error wrapped, to its last word.
+    assert any(feed_url in line for line in feeds.splitlines()), feeds
+    assert "JSON Feed" in feeds and "…" not in feeds, feeds
+    assert any(page_url in line for line in failures.splitlines()), failures
+
+
+def test_urls_and_errors_that_look_like_markup_are_printed_as_written(env, settings):
+    feed_url, page_url = "http://a.example/[/x]/rss.xml", "http://a.example/[/x]/story"
+    follow_failing(settings, feed_url, "bad [/x] feed", page_url)
+    feeds = at_width(200, env, "feeds", "list").stdout
+    assert feed_url in feeds and "bad [/x] feed" in feeds
+    assert page_url in at_width(200, env, "failures").stdout
+    removed = wiredesk(env, "feeds", "remove", "http://b.example/[/x]/rss.xml")
+    assert removed.exit_code == 1 and "not followed: http://b.example/[/x]/rss.xml" in removed.stderr
+
+
+def test_show_names_the_authors_the_site_and_the_wire_agency(env, settings):
+    publish(settings, make_doc(STORY, "polls close", title="Polls close", authors=["Ana Lopez", "Tom Berg"],
+                               site_name="The [Daily] Example", wire="AP"))
+    shown = at_width(80, env, "show", STORY).stdout
+    assert "by Ana Lopez, Tom Berg · The [Daily] Example · wire AP" in shown.splitlines()
+
+
+def test_a_query_may_start_with_a_word_to_exclude_and_unknown_options_are_still_refused(env, stored):
+    found = wiredesk(env, "query", "-geneva ceasefire", "--all-copies", "--json")
+    assert found.exit_code == 0, found.stderr
+    assert [json.loads(line)["id"] for line in found.stdout.splitlines()] == [OTHER]
+    assert wiredesk(env, "query", "-geneva").exit_code == 0
+    mistyped = wiredesk(env, "query", "ceasefire", "--jsn")
+    assert mistyped.exit_code == 2 and "No such option '--jsn'" in mistyped.stderr

@@ -1,7 +1,8 @@
 """The one function rq runs: fetch -> extract -> dedup -> publish one article URL, and record how it ended.
 
 This is the single place that decides retry or fail: transient faults (timeouts, 5xx, 429, a locked store)
-are re-raised so rq's `Retry` schedules the next attempt; permanent ones end the URL as failed with its reason.
+are raised to rq (as `Retrying`) so its `Retry` schedules the next attempt; permanent ones end the URL as
+failed with its reason.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def process_entry(entry: dict) -> str:
     finally:
         metrics.flush(rt.redis, rt.settings)
     return state
+
+
+class Retrying(Exception):
+    """Raised to rq in place of a failure `_failed` has recorded as `retrying` and logged in one line, so that
+    rq's Retry schedules the next attempt. Its type tells the worker the failure is expected and already
+    logged: rq would log it again at ERROR with a traceback (workers.worker `handle_exception`)."""
 
 
 class HostBusy(Exception):
@@ -165,7 +172,7 @@ def _attempt(job, rt: Runtime) -> int:
 
 
 def _failed(rt: Runtime, entry: FeedEntry, job, exc: Exception, reason: str, transient: bool) -> tuple[str, str]:
-    """Record a failure: RETRYING and re-raise while rq has retries left for a transient one, else FAILED."""
+    """Record a failure: RETRYING and raise `Retrying` while rq has retries left for a transient one, else FAILED."""
     detail = str(exc)[:500]
     retries_left = job.retries_left if job is not None and job.retries_left else 0
     if transient and retries_left > 0:
@@ -176,6 +183,6 @@ def _failed(rt: Runtime, entry: FeedEntry, job, exc: Exception, reason: str, tra
         rt.store.set_url_state(entry.url_id, RETRYING, reason=reason, detail=detail, next_try=next_try)
         LOGGER.info("url=%s feed=%s state=retrying reason=%s next_try=%s", entry.url, entry.feed_url,
                     reason, next_try.isoformat())
-        raise exc
+        raise Retrying(f"{reason}: {detail}") from exc
     rt.store.set_url_state(entry.url_id, FAILED, reason=reason, detail=detail)
     return FAILED, reason

@@ -14,6 +14,7 @@ from rq.registry import ScheduledJobRegistry
 from config import Settings
 from ingest.poller import poll_feeds
 from store.base import Store
+from store.records import FINAL_STATES
 from workers.reconcile import reconcile
 from workers.worker import revive_workers, start_workers, stop_workers
 
@@ -24,6 +25,7 @@ SHORT_WAIT = 60
 
 def run_once(settings: Settings, store: Store, redis: Redis, processes: int) -> Iterator[str]:
     """Poll the due feeds, process every queued article, and report; retries due later stay scheduled."""
+    before = store.count_url_states()
     requeued = reconcile(settings, store, redis)
     if requeued:
         yield f"{requeued} lost URLs requeued"
@@ -36,7 +38,7 @@ def run_once(settings: Settings, store: Store, redis: Redis, processes: int) -> 
         if due is None or due > time.time() + SHORT_WAIT:
             break
         time.sleep(max(0.0, due - time.time()))
-    yield outcome_line(settings, store, redis)
+    yield outcome_line(settings, store, redis, before)
 
 
 def _next_scheduled(settings: Settings, redis: Redis) -> float | None:
@@ -46,10 +48,16 @@ def _next_scheduled(settings: Settings, redis: Redis) -> float | None:
     return first[0][1] if first else None
 
 
-def outcome_line(settings: Settings, store: Store, redis: Redis) -> str:
-    """One line: how many URLs are stored, duplicate, failed, and how many wait for a retry."""
-    counts = store.count_url_states()
-    line = ", ".join(f"{counts.get(state, 0)} {state}" for state in ("stored", "duplicate", "failed"))
+def outcome_line(settings: Settings, store: Store, redis: Redis, before: dict[str, int]) -> str:
+    """One line: how many URLs ended stored, duplicate or failed since the store's counts were `before`, and how
+    many jobs wait for a retry.
+
+    A URL reaches one of those states once and stays there, so what each count grew by is how many URLs ended
+    so during the run (in its workers, or in others on the same queue): the store's totals would credit the run
+    with every earlier run's URLs too.
+    """
+    after = store.count_url_states()
+    line = ", ".join(f"{after.get(state, 0) - before.get(state, 0)} {state}" for state in FINAL_STATES)
     queue = Queue(settings.queue_name, connection=redis)
     waiting = ScheduledJobRegistry(queue=queue).count
     if waiting:

@@ -19,9 +19,11 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
+from rq.job_lifecycle import call_exception_handlers
 from rq.utils import now as now_utc
 
 from config import Settings
+from config.logs import rq_log_level
 from workers.reconcile import reconcile, reconcile_interval
 from workers.runtime import get_runtime, init_runtime
 
@@ -118,6 +120,19 @@ class _Wiredesk:
             return
         super().handle_execution_ended(job, queue, heartbeat_ttl)
 
+    def handle_exception(self, job, *exc_info):
+        """rq's, without its ERROR and traceback for a failure the job recorded and logged as `retrying`.
+
+        A 503 or a timeout that the next attempt may get past is no error; wiredesk's line says so, and an
+        unexpected exception behind it has had its traceback logged by the job. Exception handlers still run.
+        """
+        from workers.jobs import Retrying  # the whole job chain: imported once a worker runs, not with this module
+
+        if isinstance(exc_info[1], Retrying):
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+            return
+        super().handle_exception(job, *exc_info)
+
     def set_state(self, state, pipeline=None):
         """rq's set_state, skipping the write when the state is already so (rq sets `idle` twice per job)."""
         if pipeline is None and state == self._state:
@@ -204,6 +219,8 @@ def work(settings: Settings, burst: bool) -> None:
     asked to stop or runs in burst mode, a new one starts after RESTART_DELAY.
     """
     init_runtime(settings)
+    if not burst:  # rq's own banners are below wiredesk's INFO (config.logs.rq_log_level); operators want one
+        LOGGER.info("worker process %d started on queue %s", os.getpid(), settings.queue_name)
     unburied: list[Worker] = []
     while True:
         unburied = [old for old in unburied if not _bury(old)]
@@ -214,7 +231,7 @@ def work(settings: Settings, burst: bool) -> None:
             # rq runs maintenance only between dequeues; an idle worker blocks in BLMOVE for worker_ttl - 15 s.
             worker = worker_class(settings)([Queue(settings.queue_name, connection=connection)], connection=connection,
                                     maintenance_interval=interval, worker_ttl=interval + 15)
-            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+            worker.work(burst=burst, with_scheduler=True, logging_level=rq_log_level(settings))
         except RedisError as exc:
             LOGGER.warning("worker cannot reach Redis: %s", exc)
         if burst or (worker is not None and worker.asked_to_stop):
