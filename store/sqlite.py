@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,23 @@ MAX_SEQ_RANGES = 16  # seq ranges a date-ranged relevance window walks one by on
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
 
+# The stores of this process, whose connections are closed before it forks. SQLite must not cross a fork: a
+# child opening the same file reuses the parent's file descriptors, and with them locks it believes it holds
+# (SQLite's table of open files is per process, POSIX locks belong to the parent). Once the parent had gone (a
+# killed `wiredesk worker` or `run`), the next process to close the store saw no reader, checkpointed and
+# deleted the WAL the children still wrote to: their commits were lost while they logged "stored".
+# Forks happen on the thread that uses the store (the CLI's, an rq worker's), whose connection is the one closed.
+_STORES: weakref.WeakSet = weakref.WeakSet()
+
+
+def _close_before_fork() -> None:
+    for store in list(_STORES):
+        store.close()
+
+
+os.register_at_fork(before=_close_before_fork)
+
+
 def sqlite_path(url: str) -> str:
     """The file a `sqlite:///relative.db` or `sqlite:////absolute.db` URL names."""
     if not url.startswith("sqlite:///"):
@@ -58,6 +77,7 @@ class SQLiteStore(SQLStore):
         if sqlite3.sqlite_version_info < (3, 35):
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35+ needed for RETURNING")
         super().__init__(url, auto_migrate)
+        _STORES.add(self)
 
     def _connect(self):
         try:

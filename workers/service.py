@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from datetime import datetime, timezone
 from collections.abc import Iterator
@@ -67,7 +68,9 @@ def outcome_line(settings: Settings, store: Store, redis: Redis, before: dict[st
 
 
 def run_forever(settings: Settings, store: Store, redis: Redis, processes: int) -> None:
-    """Workers in child processes (a killed one is replaced) and a poll pass every `poll_tick` seconds, until Ctrl-C."""
+    """Workers in child processes (a killed one is replaced) and a poll pass every `poll_tick` seconds, until Ctrl-C
+    or SIGTERM (a service manager's stop), either of which stops the workers after their jobs in hand."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # before the workers start: none may be left behind
     children = start_workers(settings, burst=False, processes=processes)
     try:
         while True:
@@ -81,4 +84,9 @@ def run_forever(settings: Settings, store: Store, redis: Redis, processes: int) 
     except KeyboardInterrupt:
         LOGGER.info("stopping: waiting for workers to finish their jobs")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop_workers(children)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt

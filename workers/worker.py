@@ -19,6 +19,7 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
+from rq.exceptions import StopRequested
 from rq.job_lifecycle import call_exception_handlers
 from rq.utils import now as now_utc
 
@@ -38,17 +39,21 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _scheduler_parent: int | None = None  # the worker's pid while it forks rq's scheduler process
 
 
+def _die_with(parent: int) -> None:
+    """Have Linux send this process SIGTERM when `parent` dies (at once if it already has)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _bind_scheduler_to_worker() -> None:
-    """In the child forked as rq's scheduler: have Linux send it SIGTERM when its worker dies.
+    """In the child forked as rq's scheduler: end it with its worker.
 
     rq's scheduler process outlives a SIGKILLed worker otherwise, holding the scheduler lock for good.
     """
-    if _scheduler_parent is None:
-        return
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != _scheduler_parent:  # the worker died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+    if _scheduler_parent is not None:
+        _die_with(_scheduler_parent)
 
 
 os.register_at_fork(after_in_child=_bind_scheduler_to_worker)
@@ -145,6 +150,8 @@ class _Wiredesk:
         runtime = get_runtime()
         try:
             requeued = reconcile(runtime.settings, runtime.store, self.connection)
+        except StopRequested:  # a SIGTERM mid-pass (rq raises it from its handler): swallowed, the worker ran on
+            raise
         except Exception:  # a failed pass (Redis restarting, store locked) must not stop the worker
             LOGGER.exception("reconcile pass failed; next one in %ss", self.maintenance_interval)
             return
@@ -245,8 +252,17 @@ def work(settings: Settings, burst: bool) -> None:
         time.sleep(RESTART_DELAY)
 
 
+def _child_work(settings: Settings, burst: bool, parent: int) -> None:
+    """`work` in a child of `wiredesk worker --processes N` or `wiredesk run`, ended (warmly: SIGTERM lets rq
+    finish the job in hand) when its parent dies, even by SIGKILL: left alone it would go on under init, and a
+    restarted service would run twice as many workers, some with old settings."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: until rq installs its own, just end
+    _die_with(parent)
+    work(settings, burst)
+
+
 def _start_one(settings: Settings, burst: bool) -> multiprocessing.Process:
-    child = multiprocessing.get_context("fork").Process(target=work, args=(settings, burst))
+    child = multiprocessing.get_context("fork").Process(target=_child_work, args=(settings, burst, os.getpid()))
     child.start()
     return child
 

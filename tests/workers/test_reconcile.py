@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -19,6 +20,7 @@ from tests.conftest import wait_for
 from tests.workers.test_jobs import (FINAL, article_page, documents, enqueue, job_settings, running_worker,  # noqa: F401
                                      settle, states_of, warm_horses)
 from workers.reconcile import MAX_REQUEUES, reconcile
+from workers.worker import run_workers
 
 
 def later(settings) -> datetime:
@@ -148,6 +150,32 @@ def test_scheduler_process_ends_with_its_sigkilled_worker(job_settings, redis_co
         os.kill(child.pid, signal.SIGKILL)
         child.join(5)
     assert wait_for(lambda: not _alive(scheduler), timeout=10)
+
+
+def _serve(settings, store_url: str, redis_url: str) -> None:
+    """`wiredesk run` (without --once): workers in child processes and the poller in this one."""
+    import redis
+
+    from workers.service import run_forever
+
+    run_forever(settings, open_store(store_url), redis.Redis.from_url(redis_url), 2)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes through /proc")
+@pytest.mark.parametrize("command, stop", [("worker", signal.SIGKILL), ("run", signal.SIGKILL), ("run", signal.SIGTERM)])
+def test_worker_processes_end_with_their_parent_however_it_is_stopped(job_settings, command, stop):
+    ctx = multiprocessing.get_context("fork")
+    target, args = ((run_workers, (job_settings, False, 2)) if command == "worker"
+                    else (_serve, (job_settings, job_settings.store_url, job_settings.redis_url)))
+    parent = ctx.Process(target=target, args=args)
+    parent.start()
+    assert wait_for(lambda: len(_children(parent.pid)) == 2, timeout=20)
+    workers = _children(parent.pid)
+    os.kill(parent.pid, stop)  # a service manager's stop, or the OOM killer
+    parent.join(20)
+    # Left running under init, they went on taking jobs; on SQLite their commits were then lost (tests/store/test_fork.py).
+    assert wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=20)
+    assert stop == signal.SIGKILL or parent.exitcode == 0
 
 
 def _alive(pid: int) -> bool:

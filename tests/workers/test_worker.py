@@ -3,6 +3,7 @@ none of rq's own at INFO, no traceback for a failure that will be retried)."""
 
 import logging
 
+import pytest
 import redis
 from rq import Queue
 
@@ -132,3 +133,21 @@ def test_a_long_running_worker_says_that_it_started(job_settings, tmp_path, capl
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def test_a_stop_requested_during_a_reconcile_pass_stops_the_worker(job_settings, redis_url, monkeypatch):
+    # rq raises StopRequested from its SIGTERM handler in an idle worker; a pass (at start-up, then every few
+    # minutes) caught every exception, so a worker told to stop then went on, an orphan once its parent was gone.
+    from rq.exceptions import StopRequested
+
+    import workers.worker
+
+    def stop(*_args):
+        raise StopRequested
+
+    monkeypatch.setattr(workers.worker, "reconcile", stop)
+    init_runtime(job_settings)
+    conn = redis.Redis.from_url(redis_url)
+    worker = worker_class(job_settings)([Queue(job_settings.queue_name, connection=conn)], connection=conn)
+    with pytest.raises(StopRequested):
+        worker.run_maintenance_tasks()
