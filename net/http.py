@@ -22,7 +22,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx
 
 from config import Settings
-from net.inflate import Inflater
+from net.inflate import Inflater, Truncated
 from net.transport import DEADLINE, AddressRefused, GuardedBackend, check_host
 
 LOGGER = logging.getLogger(__name__)
@@ -79,6 +79,15 @@ class BadEncoding(FetchError):
     """The body's Content-Encoding is unknown or its compressed stream is corrupt."""
 
     reason = "bad-encoding"
+
+
+class TruncatedBody(FetchError):
+    """The compressed body stopped before its stream's end: the rest of the page was lost on the way.
+
+    Transient: a connection cut or a server fault mid-response, which the next attempt usually gets past.
+    """
+
+    reason, transient = "truncated-body", True
 
 
 class NotHTML(FetchError):
@@ -176,7 +185,8 @@ def get(client: Client, url: str, settings: Settings, headers: dict[str, str] | 
         The final Response: 2xx with its decoded body, or 304 with an empty one.
 
     Raises:
-        BadURL, PrivateAddress, TooManyRedirects, Timeout, ConnectError, HTTPStatusError, TooLarge, BadEncoding.
+        BadURL, PrivateAddress, TooManyRedirects, Timeout, ConnectError, HTTPStatusError, TooLarge, BadEncoding,
+        TruncatedBody.
     """
     deadline = time.monotonic() + settings.fetch_total_timeout
     token = DEADLINE.set(deadline)
@@ -289,17 +299,23 @@ def _read_body(response: httpx.Response, url: str, settings: Settings, deadline:
         body += inflater.flush()
     except zlib.error as exc:
         raise BadEncoding(url, f"corrupt compressed body: {exc}") from exc
+    except Truncated as exc:
+        raise TruncatedBody(url, f"{exc} ({len(body)} bytes decoded)") from exc
     if len(body) > cap:
         raise TooLarge(url, f"body over {cap} bytes")
     return bytes(body)
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None when absent or unreadable."""
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None when absent or unreadable.
+
+    Never raises. The value is the server's, unbounded (a year, or inf for hundreds of digits): callers cap it.
+    """
     value = (value or "").strip()
     if not value:
         return None
-    if value.isdigit():
+    # str.isdigit also accepts "²" and other digits float() cannot read; delay-seconds is ASCII digits only.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

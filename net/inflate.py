@@ -12,8 +12,15 @@ STEP = 256 * 1024  # at most this much decompressed output per zlib call
 ENCODINGS = ("gzip", "x-gzip", "deflate")
 
 
+class Truncated(Exception):
+    """The body ended before its compressed stream did: what came is only the start of the page."""
+
+
 class Inflater:
-    """A streaming decoder for one Content-Encoding; `feed` raw chunks, then `flush`. Raises zlib.error on corrupt data."""
+    """A streaming decoder for one Content-Encoding; `feed` raw chunks, then `flush`.
+
+    Raises zlib.error on corrupt data and `Truncated` (from `flush`) on a compressed stream cut short.
+    """
 
     def __init__(self, content_encoding: str):
         encoding = content_encoding.strip().lower()
@@ -35,8 +42,19 @@ class Inflater:
             yield out
 
     def flush(self) -> bytes:
-        """Whatever the decompressor still holds at the end of the body."""
-        return self._zlib.flush() if self._zlib is not None else b""
+        """Whatever the decompressor still holds at the end of the body; raises `Truncated` if its stream never ended.
+
+        A server that dies mid-response, or compresses to a buffer it then sends cut, can still send a
+        Content-Length that matches what arrived: only the missing end of the stream (the gzip trailer
+        with its checksum, deflate's final block) shows that the page is incomplete.
+        """
+        # No bytes at all is an empty body, not a cut one (an empty 200 that still names its encoding).
+        if self._zlib is None or not self._started:
+            return b""
+        out = self._zlib.flush()
+        if not self._zlib.eof:
+            raise Truncated("the compressed stream stops before its end")
+        return out
 
     def _inflate(self, data: bytes) -> bytes:
         """One bounded decompression step."""

@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 
 import telemetry
 
@@ -23,7 +24,7 @@ from net.http import HTTPStatusError
 from store.records import FAILED, ORIGINAL, QUEUED, RETRYING, STARTED, TRANSLATION, Document
 from workers.dedup import Decision
 from workers.normalize import detect_wire
-from workers.politeness import allowed_by_robots, host_wait, pause_host
+from workers.politeness import MAX_PAUSE, allowed_by_robots, host_wait, pause_host
 from workers.errors import FetchError, RobotsDisallowed
 from workers.extract import extract_article
 from workers.fetch import fetch_page
@@ -54,6 +55,10 @@ def process_entry(entry: dict) -> str:
         except (FetchError, StoreUnavailable) as exc:
             state, reason = _failed(rt, record, job, exc, getattr(exc, "reason", "store-unavailable"),
                                     getattr(exc, "transient", True))
+        except JobTimeoutException as exc:
+            # rq stopped the job at its job_timeout: a slow host or a page that takes long to extract; no bug, so
+            # no traceback, and transient: the next attempt may find the host faster.
+            state, reason = _failed(rt, record, job, exc, "job-timeout", True)
         except Exception as exc:  # a bug or a library fault must not lose the URL: record it, retry, then fail
             LOGGER.exception("unexpected error on %s", record.url)
             state, reason = _failed(rt, record, job, exc, f"internal-error: {type(exc).__name__}", True)
@@ -176,13 +181,21 @@ def _failed(rt: Runtime, entry: FeedEntry, job, exc: Exception, reason: str, tra
     detail = str(exc)[:500]
     retries_left = job.retries_left if job is not None and job.retries_left else 0
     if transient and retries_left > 0:
-        intervals = rt.settings.retry_intervals
-        delay = intervals[min(len(intervals) - retries_left, len(intervals) - 1)]
-        delay = max(delay, getattr(exc, "retry_after", None) or 0)
-        next_try = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        next_try = datetime.now(timezone.utc) + timedelta(seconds=_retry_delay(rt, retries_left, exc))
         rt.store.set_url_state(entry.url_id, RETRYING, reason=reason, detail=detail, next_try=next_try)
         LOGGER.info("url=%s feed=%s state=retrying reason=%s next_try=%s", entry.url, entry.feed_url,
                     reason, next_try.isoformat())
         raise Retrying(f"{reason}: {detail}") from exc
     rt.store.set_url_state(entry.url_id, FAILED, reason=reason, detail=detail)
     return FAILED, reason
+
+
+def _retry_delay(rt: Runtime, retries_left: int, exc: Exception) -> float:
+    """Seconds until the next attempt: rq's interval for this retry, or the server's Retry-After when longer.
+
+    Retry-After is capped at MAX_PAUSE, as the host's pause is: a server asking for years (or more than a
+    datetime can hold) must neither crash this handler nor keep the URL waiting longer than its host.
+    """
+    intervals = rt.settings.retry_intervals
+    delay = intervals[min(len(intervals) - retries_left, len(intervals) - 1)]
+    return max(delay, min(getattr(exc, "retry_after", None) or 0, MAX_PAUSE))

@@ -20,6 +20,7 @@ from net.http import (
     Timeout,
     TooLarge,
     TooManyRedirects,
+    TruncatedBody,
     get,
     make_client,
     parse_retry_after,
@@ -161,6 +162,11 @@ def test_retry_after_garbage_and_past_dates():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
+def test_retry_after_of_digits_float_cannot_read_is_unreadable_not_an_error():
+    # "²" is a digit to str.isdigit, not to float(); httpx reads header bytes as UTF-8 or Latin-1, so it can come.
+    assert parse_retry_after("²") is None and parse_retry_after("1²") is None
+
+
 def test_304_is_returned_not_raised(http_server, fetch):
     url = http_server.add("/same", b"", status=304)
     assert fetch(url).status == 304
@@ -220,6 +226,22 @@ def test_gzip_and_raw_deflate_bodies_are_decoded(http_server, fetch):
     raw = http_server.add("/raw", packer.compress(PAGE) + packer.flush(), headers={"Content-Encoding": "deflate"})
     assert fetch(gz).body == PAGE
     assert fetch(raw).body == PAGE
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [("gzip", zlib.MAX_WBITS | 16), ("deflate", zlib.MAX_WBITS),
+                                                 ("deflate", -zlib.MAX_WBITS)])
+def test_compressed_body_cut_short_is_reported_not_returned(http_server, fetch, encoding, wbits):
+    whole = _deflate(PAGE * 50, wbits)
+    # Content-Length matches the bytes sent: only the compressed stream shows the rest is missing.
+    url = http_server.add("/cut", whole[: len(whole) // 2], headers={"Content-Encoding": encoding})
+    with pytest.raises(TruncatedBody) as caught:
+        fetch(url)
+    assert caught.value.reason == "truncated-body" and caught.value.transient
 
 
 @pytest.mark.parametrize("encoding, body", [("gzip", b"\x1f\x8bnot gzip at all"), ("br", b"\x0b\x02\x80")])

@@ -1,10 +1,12 @@
 """Misbehaving pages through the real job and a running worker: each ends in its expected state, the worker stays up.
 
-Also 429 pausing the host until Retry-After, transient failures waiting as `retrying`, and the private-host guard.
+Also 429 pausing the host until Retry-After (capped), transient failures and job timeouts waiting as `retrying`,
+and the private-host guard.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import socket
@@ -24,6 +26,7 @@ from tests.conftest import wait_for
 from tests.workers.test_jobs import (FINAL, article_page, documents, enqueue, job_settings, running_worker,  # noqa: F401
                                      settle, states_of, warm_horses)
 from tests.pages import rss
+from workers.politeness import MAX_PAUSE
 from workers.runtime import init_runtime
 from workers.worker import start_workers, stop_workers
 
@@ -88,6 +91,7 @@ def fault_settings(job_settings):
 
 def test_every_fault_ends_in_its_expected_state_and_the_worker_stays_up(fault_settings, redis_conn, http_server):
     cp1252 = article_page(f"Prices {TEXT}", charset=None).replace("</h1>", f"</h1><p>{TEXT}</p>").encode("cp1252")
+    gzipped = gzip.compress(article_page("Cut in half").encode())
     routes = {
         "slow": dict(handler=slow),
         "drip": dict(handler=drip),
@@ -99,6 +103,8 @@ def test_every_fault_ends_in_its_expected_state_and_the_worker_stays_up(fault_se
         "loop-b": dict(status=302, headers={"Location": "/f/loop-a"}),
         "binary": dict(body=os.urandom(4096), headers={"Content-Type": "application/octet-stream"}),
         "empty": dict(body=b""),
+        # Half a gzip stream under a Content-Length that matches it: half an article, which must not be stored.
+        "truncated": dict(body=gzipped[: len(gzipped) // 2], headers={"Content-Encoding": "gzip"}),
         "cp1252": dict(body=cp1252, headers={"Content-Type": "text/html"}),
         "fine": dict(body=article_page("All good")),
     }
@@ -123,12 +129,13 @@ def test_every_fault_ends_in_its_expected_state_and_the_worker_stays_up(fault_se
         "loop-a": ("failed", "redirect-loop"),
         "binary": ("failed", "not-html"),
         "empty": ("failed", "empty-body"),
+        "truncated": ("failed", "truncated-body"),
         "cp1252": ("stored", None),
         "fine": ("stored", None),
     }
     hits = http_server.hits
     # Transient faults were tried 1 + len(retry_intervals) times, permanent ones once.
-    assert [hits[f"/f/{name}"] for name in ("slow", "drip", "error")] == [3, 3, 3]
+    assert [hits[f"/f/{name}"] for name in ("slow", "drip", "error", "truncated")] == [3, 3, 3, 3]
     assert [hits[f"/f/{name}"] for name in ("missing", "gone", "huge", "binary", "empty")] == [1] * 5
     stored = {d.url.rsplit("/", 1)[-1]: d for d in documents(store)}
     assert TEXT in stored["cp1252"].text and "Ã" not in stored["cp1252"].text
@@ -150,6 +157,37 @@ def test_transient_failure_waits_as_retrying_with_next_try_then_fails(job_settin
     state = store.get_url_state(entries[0].url_id)
     assert (state.state, state.reason, state.attempts, state.next_try) == ("failed", "http-502", 3, None)
     assert http_server.hits["/down"] == 3
+
+
+@pytest.mark.parametrize("retry_after", ["999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_retry_after_of_centuries_waits_as_retrying_for_the_host_pause_cap(job_settings, redis_conn, http_server,
+                                                                           retry_after):
+    store = open_store(job_settings.store_url)
+    url = http_server.add("/forever", b"slow down", status=429, headers={"Retry-After": retry_after})
+    entries = enqueue(job_settings, store, redis_conn, [url])
+    init_runtime(job_settings)
+    Worker([Queue(job_settings.queue_name, connection=redis_conn)], connection=redis_conn).work(burst=True)
+
+    state = store.get_url_state(entries[0].url_id)
+    assert (state.state, state.reason) == ("retrying", "http-429")
+    assert timedelta(seconds=MAX_PAUSE - 5) < state.next_try - state.updated_at <= timedelta(seconds=MAX_PAUSE)
+
+
+def test_job_over_its_timeout_waits_as_retrying_with_reason_job_timeout(job_settings, redis_conn, http_server):
+    # Only rq's job timeout can stop this job: the page comes after 3 s, well within the fetch timeouts.
+    settings = job_settings.model_copy(update={"job_timeout": 1, "fetch_read_timeout": 10, "fetch_total_timeout": 10})
+
+    def stalled(handler):
+        time.sleep(3)
+        _send(handler, 200, article_page("Too late").encode())
+
+    store = open_store(settings.store_url)
+    entries = enqueue(settings, store, redis_conn, [http_server.add("/stalled", handler=stalled)])
+    init_runtime(settings)
+    Worker([Queue(settings.queue_name, connection=redis_conn)], connection=redis_conn).work(burst=True)
+
+    state = store.get_url_state(entries[0].url_id)
+    assert (state.state, state.reason, state.attempts) == ("retrying", "job-timeout", 1)
 
 
 def test_429_pauses_the_host_until_retry_after_then_fails_when_it_persists(job_settings, redis_conn, http_server):

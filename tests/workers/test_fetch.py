@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import encodings.aliases
 import gzip
 
 import pytest
@@ -83,6 +84,38 @@ def test_real_utf8_page_whose_meta_says_latin9_keeps_its_accents(corpus):
 def test_bom_decides_the_encoding():
     text, encoding = decode_html(codecs.BOM_UTF8 + _page(FRENCH).encode(), "text/html; charset=iso-8859-1")
     assert text.startswith("<html>") and FRENCH in text and encoding == "utf-8"
+
+
+# Python codec names no browser knows as a charset: bytes-to-bytes codecs, and EBCDIC, which reads
+# ASCII-compatible bytes as garbage.
+NOT_BROWSER_CHARSETS = ["hex", "base64", "rot13", "zlib", "bz2", "uu", "quopri", "idna", "punycode", "cp037"]
+
+
+@pytest.mark.parametrize("label", NOT_BROWSER_CHARSETS)
+def test_header_charset_browsers_do_not_know_is_ignored_for_the_meta_one(label):
+    body = _page(FRENCH, head='<meta charset="windows-1252">').encode("cp1252")
+    text, encoding = decode_html(body, f"text/html; charset={label}")
+    assert FRENCH in text and encoding == "cp1252"
+
+
+@pytest.mark.parametrize("label", NOT_BROWSER_CHARSETS)
+def test_meta_charset_browsers_do_not_know_is_ignored_for_detection(label):
+    text, encoding = decode_html(_page(FRENCH, head=f'<meta charset="{label}">').encode("cp1252"), "text/html")
+    assert FRENCH in text and encoding == "cp1252"
+
+
+def test_a_later_meta_charset_counts_when_an_earlier_one_is_unknown():
+    # Detection would read these ISO-8859-15 bytes as windows-1252 ("c½ur", "5 ¤"): only the second meta gets it right.
+    head = '<meta charset="rot13"><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">'
+    text, encoding = decode_html(_page("Le cœur coûte 5 €", head=head).encode("iso-8859-15"), "text/html")
+    assert "Le cœur coûte 5 €" in text and encoding == "iso8859-15"
+
+
+def test_no_python_codec_named_as_charset_makes_decoding_fail():
+    body = _page(FRENCH).encode("cp1252")
+    for label in sorted(set(encodings.aliases.aliases.values())):
+        decode_html(body, f"text/html; charset={label}")
+        decode_html(_page(FRENCH, head=f'<meta charset="{label}">').encode("cp1252"))
 
 
 def test_gzip_encoded_page_is_decoded(http_server, client, settings):
