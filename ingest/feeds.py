@@ -125,12 +125,12 @@ def body_hash(body: bytes) -> str:
 
 def parse_feed(body: bytes, feed_url: str, settings: Settings, headers: dict[str, str] | None = None,
                now: datetime | None = None) -> ParsedFeed:
-    """Parse feed bytes (RSS, Atom or JSON Feed) into entries worth enqueueing.
+    """Parse feed bytes (RSS, Atom or JSON Feed) into entries worth enqueueing, newest first.
 
     `headers` are the response headers (lower-case keys); their Content-Type charset is honoured.
-    Entries older than `settings.entry_max_age_days` are skipped and at most
-    `settings.max_entries_per_poll` are kept, newest first. Raises `NotAFeed` for an HTML page, a sitemap, an
-    OPML subscription list or JSON that is not a JSON Feed.
+    Entries older than `settings.entry_max_age_days` are skipped. All the others are kept: which of them are
+    new only the store knows, so `settings.max_entries_per_poll` is applied by the poller to the new ones.
+    Raises `NotAFeed` for an HTML page, a sitemap, an OPML subscription list or JSON that is not a JSON Feed.
     """
     headers = {key.lower(): value for key, value in (headers or {}).items()}
     # Relative links resolve against the feed's own URL unless the server names another base.
@@ -152,8 +152,6 @@ def parse_feed(body: bytes, feed_url: str, settings: Settings, headers: dict[str
         entry = _make_entry(item, base, feed_url)
         if entry is not None and entry.url_id not in entries:
             entries[entry.url_id] = entry
-        if len(entries) >= settings.max_entries_per_poll:
-            break
     parsed.entries = list(entries.values())
     if not parsed.entries:
         parsed.reason = _why_empty(parsed, items, too_old, settings)

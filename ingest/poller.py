@@ -2,7 +2,8 @@
 
 Threads only fetch and parse; every store and queue write happens in the calling thread, so a store
 connection is never shared between threads. Feed states are saved in batches (a transaction per feed was
-most of the cost of an unchanged feed), and a feed's lease is given back only once its state is saved.
+most of the cost of an unchanged feed), and a feed's lease is given back only once its state is saved. A
+store error on one feed (a value the database refuses) fails that feed, not the pass or its batch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import uuid
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -27,6 +28,7 @@ from ingest.feeds import FeedFetch, ParsedFeed, body_hash, fetch_feed, parse_fee
 from ingest.errors import NotAFeed
 from ingest.urls import host_of, url_id
 from net import http
+from store.base import StoreError, StoreUnavailable
 from store.records import Feed
 
 LOGGER = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class PollSummary:
     failed: int = 0
     entries: int = 0
     enqueued: int = 0
+    postponed: int = 0  # new entries over max_entries_per_poll, left for the feed's next poll
     skipped: int = 0
     duration: float = 0.0
     results: Counter = field(default_factory=Counter)
@@ -81,9 +84,10 @@ class PollSummary:
 
     def line(self) -> str:
         """The one-line summary `wiredesk poll` prints."""
+        postponed = f", {self.postponed} new left for the next poll (max_entries_per_poll)" if self.postponed else ""
         return (f"polled {self.polled} feeds in {self.duration:.1f}s: {self.changed} changed, "
                 f"{self.not_modified} not modified, {self.failed} failed; {self.entries} entries, "
-                f"{self.enqueued} new enqueued; {self.skipped} skipped (leased by another poller)")
+                f"{self.enqueued} new enqueued{postponed}; {self.skipped} skipped (leased by another poller)")
 
 
 @dataclass
@@ -115,7 +119,7 @@ class _Dispatch:
     ready: deque[_Running] = field(default_factory=deque)
     ready_per_host: Counter = field(default_factory=Counter)
     unsaved: list[feedstate.FeedSave] = field(default_factory=list)
-    held: list[tuple[str, str]] = field(default_factory=list)
+    held: list[_Running] = field(default_factory=list)
     unsaved_since: float = 0.0
     releases: list[tuple[str, str]] = field(default_factory=list)
 
@@ -124,16 +128,25 @@ class _Dispatch:
         if not self.unsaved:
             self.unsaved_since = time.monotonic()
         self.unsaved.append(save)
-        self.held.append((run.feed.url, run.token))
+        self.held.append(run)
 
-    def save(self, store, *, now: bool = False) -> None:
-        """Save the kept feed states in one transaction when the batch is full or old (or `now`)."""
+    def save(self, settings: Settings, store, redis: Redis, polled_at: datetime, *, now: bool = False) -> None:
+        """Save the kept feed states in one transaction when the batch is full or old (or `now`), and give their
+        leases back. Raises StoreUnavailable, keeping the leases of the states it could not save."""
         if not self.unsaved or not (now or len(self.unsaved) >= SAVE_BATCH
                                     or time.monotonic() - self.unsaved_since >= SAVE_EVERY):
             return
-        store.save_feeds(self.unsaved)
+        try:
+            store.save_feeds(self.unsaved)
+        except StoreUnavailable:
+            raise
+        except StoreError:
+            # One state the database refuses fails the whole transaction: save them one by one, so that only
+            # that feed's is lost (and recorded as its failure).
+            for run, save in zip(self.held, self.unsaved):
+                _save_alone(settings, store, redis, run.feed, save, polled_at)
         self.unsaved.clear()
-        self.releases += self.held
+        self.releases += [(run.feed.url, run.token) for run in self.held]
         self.held.clear()
 
 
@@ -162,13 +175,15 @@ def poll_feeds(settings: Settings, store, redis: Redis, *, all_feeds: bool = Fal
                 for future in done:
                     run = state.running.pop(future)
                     state.active[run.host] -= 1
-                    outcome, save = feedstate.apply_result(settings, store, redis, run.feed, future.result(), now)
+                    outcome, save, postponed = _apply_result(settings, store, redis, run.feed, future.result(), now)
                     state.finished(run, save)
+                    summary.postponed += postponed
                     _report(summary, progress, outcome)
-                state.save(store)
-            state.save(store, now=True)
+                state.save(settings, store, redis, now)
+            state.save(settings, store, redis, now, now=True)
     finally:
-        # Leases of feeds whose state could not be saved are kept: they expire on their own.
+        # Leases of feeds whose state could not be saved (the store or Redis went away) are kept: they expire on
+        # their own.
         _exchange_leases(redis, settings, state.releases, [])
     summary.duration = time.monotonic() - started
     for result, number in summary.results.items():
@@ -258,6 +273,73 @@ def fetch_and_parse(client: httpx.Client, feed: Feed, settings: Settings, now: d
     except Exception as exc:  # one broken feed must not stop the pass; the error is recorded on the feed
         LOGGER.exception("unexpected error polling %s", feed.url)
         return FetchResult(error=exc)
+
+
+def _apply_result(settings: Settings, store, redis: Redis, feed: Feed, result: FetchResult,
+                  now: datetime) -> tuple[feedstate.FeedOutcome, feedstate.FeedSave, int]:
+    """`feedstate.apply_result` with at most `max_entries_per_poll` new entries enqueued; also return how many
+    new ones were left for the next poll. A store error other than StoreUnavailable fails this feed only."""
+    try:
+        postponed = _cap_new_entries(settings, store, result) if result.parsed else 0
+        outcome, save = feedstate.apply_result(settings, store, redis, feed, result, now)
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        LOGGER.error("feed %s: the store failed on its entries: %s", feed.url, exc)
+        outcome, save = feedstate.apply_result(settings, store, redis, feed, FetchResult(error=exc), now)
+        return outcome, save, 0
+    # The outcome counts the entries the feed lists, those left for later included.
+    return replace(outcome, entries=outcome.entries + postponed), save, postponed
+
+
+def _cap_new_entries(settings: Settings, store, result: FetchResult) -> int:
+    """Keep in the parsed entries those the store knows and the newest `max_entries_per_poll` it does not;
+    return how many new ones are left, and when some are, make sure the next poll reads this body again.
+
+    Known entries must not count against the cap, or a feed listing more fresh entries than the cap would
+    fill it with the same newest ones on every poll and never enqueue the others. Only such a feed (rare: most
+    list a few dozen) asks the store, an URL at a time.
+    """
+    parsed, cap = result.parsed, settings.max_entries_per_poll
+    if len(parsed.entries) <= cap:
+        return 0
+    kept, new = [], 0
+    for entry in parsed.entries:  # newest first
+        known = store.get_url_state(entry.url_id) is not None
+        if known or new < cap:
+            kept.append(entry)
+            new += not known
+    postponed = len(parsed.entries) - len(kept)
+    if postponed:
+        parsed.entries = kept
+        parsed.reason = f"{postponed} new entries left for the next poll (max_entries_per_poll {cap})"
+        # Without this body's validators the next poll gets it whole instead of a 304, and without its hash
+        # it is parsed instead of skipped as unchanged.
+        result.fetch = replace(result.fetch, etag=None, last_modified=None)
+        result.body_hash = None
+        LOGGER.info("feed %s: %s", result.fetch.url, parsed.reason)
+    return postponed
+
+
+def _save_alone(settings: Settings, store, redis: Redis, feed: Feed, save: feedstate.FeedSave,
+                now: datetime) -> None:
+    """Save one feed's new state; if the store refuses it, log that and record it as the feed's failure (so the
+    feed backs off and `feeds list` shows why). Raises StoreUnavailable only."""
+    try:
+        store.save_feeds([save])
+        return
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        LOGGER.error("feed %s: its new state could not be saved: %s", feed.url, exc)
+        error = StoreError(f"its new state could not be saved: {exc}")
+    _, failure = feedstate.apply_result(settings, store, redis, feed, FetchResult(error=error), now)
+    try:
+        store.save_feeds([failure])
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        LOGGER.error("feed %s: nor could its failure be recorded: %s", feed.url, exc)
 
 
 def _report(summary: PollSummary, progress, outcome: feedstate.FeedOutcome) -> None:

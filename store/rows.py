@@ -26,6 +26,15 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def without_nul(value):
+    """`value` without NUL characters if it is text or a list of texts; any other value as it is."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 class Codec:
     """How values are stored: SQLite keeps times as sortable ISO text and lists as JSON text."""
 
@@ -49,7 +58,10 @@ class Codec:
         return list(json.loads(value)) if isinstance(value, str) else list(value)
 
     def dump(self, name: str, value):
-        """One field's value as the database stores it."""
+        """One field's value as the database stores it (text without NUL characters: PostgreSQL's text and jsonb
+        cannot hold one, which failed a whole write, a poll pass's feed states or an article's publish; SQLite
+        drops them too, so that both backends store the same values)."""
+        value = without_nul(value)
         if name in TIME_FIELDS:
             return self.dump_time(value)
         if name in LIST_FIELDS:

@@ -287,7 +287,8 @@ class SQLStore(Store):
             cur = self._exec(conn, "UPDATE urls SET state = ?, reason = ?, detail = ?,"
                              " document_id = COALESCE(?, document_id), attempts = COALESCE(?, attempts),"
                              " next_try = ?, updated_at = ? WHERE url_id = ?",
-                             [state, reason, detail, document_id, attempts, self.codec.dump_time(next_try),
+                             [state, self.codec.dump("reason", reason), self.codec.dump("detail", detail),
+                              document_id, attempts, self.codec.dump_time(next_try),
                               self.codec.dump_time(self.now()), url_id])
             if cur.rowcount == 0:
                 LOGGER.warning("state %s for unknown url_id %s ignored", state, url_id)

@@ -71,11 +71,12 @@ def test_entries_older_than_the_age_limit_are_skipped_with_a_reason(settings):
     assert "older than" in parsed.reason
 
 
-def test_entries_per_poll_are_capped_newest_first(settings):
+def test_every_fresh_entry_is_kept_newest_first_whatever_the_per_poll_cap(settings):
+    # Which entries are new only the store knows: the poller applies max_entries_per_poll to those.
     capped = settings.model_copy(update={"max_entries_per_poll": 2})
     body = rss("".join(item(f"https://a.example/{n}", days_old=n) for n in (3, 1, 2)))
     parsed = parse_feed(body, FEED_URL, capped, now=NOW)
-    assert [e.canonical_url for e in parsed.entries] == ["https://a.example/1", "https://a.example/2"]
+    assert [e.canonical_url for e in parsed.entries] == [f"https://a.example/{n}" for n in (1, 2, 3)]
 
 
 def test_feed_hints_ttl_and_sy_update_period_are_read(settings):
@@ -94,6 +95,35 @@ def test_json_feed_is_parsed(settings):
     assert parsed.version == "json" and parsed.title == "J"
     assert parsed.entries[0].canonical_url == "https://j.example/posts/1"
     assert parsed.entries[0].authors == ["Ann"]
+
+
+def json_feed(items) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}).encode()
+
+
+GOOD_ITEM = {"id": "good", "url": "https://j.example/good", "date_published": (NOW - timedelta(hours=1)).isoformat()}
+
+
+@pytest.mark.parametrize("odd, field, expected", [
+    ({"authors": 1}, "authors", []),
+    ({"authors": [{"name": 7}, "Ann", {"name": " Bea "}]}, "authors", ["Bea"]),
+    ({"date_published": "0001-01-01T00:00:00+01:00"}, "published", None),
+    ({"date_published": "9999-12-31T23:59:59-01:00"}, "published", None),
+    ({"title": 1984}, "title", None),
+    ({"url": 5, "external_url": "https://j.example/external"}, "canonical_url", "https://j.example/external"),
+], ids=["authors-number", "author-names-not-text", "date-before-year-1-in-utc", "date-after-9999-in-utc",
+        "title-number", "url-number"])
+def test_json_feed_item_with_a_malformed_field_loses_only_that_field(settings, odd, field, expected):
+    item_ = {"id": "odd", "url": "https://j.example/odd", "title": "Odd", **odd}
+    parsed = parse_feed(json_feed([GOOD_ITEM, item_]), "https://j.example/feed.json", settings, now=NOW)
+    entries = {entry.guid: entry for entry in parsed.entries}
+    assert set(entries) == {"good", "odd"}
+    assert getattr(entries["odd"], field) == expected
+
+
+def test_json_feed_whose_items_are_not_a_list_has_no_entries(settings):
+    parsed = parse_feed(json_feed(1), "https://j.example/feed.json", settings, now=NOW)
+    assert (parsed.title, parsed.entries, parsed.reason) == ("J", [], "no entries")
 
 
 def test_charset_of_the_content_type_header_is_honoured(settings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -11,7 +12,8 @@ import pytest
 from rq import Queue
 
 from ingest.poller import _lease_key, poll_feeds
-from store.base import StoreUnavailable
+from ingest.urls import url_id
+from store.base import StoreError, StoreUnavailable, open_store
 from store.records import Feed
 from tests.conftest import Route
 from tests.ingest.conftest import conditional_route
@@ -242,3 +244,75 @@ def test_subscribed_sitemap_is_marked_not_a_feed(settings, store, redis_conn, ht
     poll_feeds(settings, store, redis_conn)
     feed = store.get_feed(url)
     assert (feed.state, feed.last_error) == ("not-a-feed", f"not a feed: {url} is a sitemap")
+
+
+def test_entries_over_the_per_poll_cap_are_enqueued_by_the_next_polls(settings, store, redis_conn, http_server):
+    links = [f"https://h{n}.example/1" for n in range(5)]  # one host each: none waits for its host's limit
+    url = http_server.add("/f", handler=conditional_route(rss_body(links)))  # answers 304 to its ETag
+    store.add_feeds([Feed(url=url)])
+    capped = settings.model_copy(update={"max_entries_per_poll": 2})
+    first = poll_feeds(capped, store, redis_conn)
+    assert (first.entries, first.enqueued, first.postponed) == (5, 2, 3)
+    assert "3 new left for the next poll" in first.line()
+    assert store.get_feed(url).last_error == "3 new entries left for the next poll (max_entries_per_poll 2)"
+    # Entries already enqueued do not count against the cap: each poll takes the next ones.
+    later = [poll_feeds(capped, store, redis_conn, all_feeds=True) for _ in range(3)]
+    assert [(s.enqueued, s.postponed) for s in later] == [(2, 1), (1, 0), (0, 0)]
+    assert sorted(queued_ids(redis_conn, settings)) == sorted(url_id(link) for link in links)
+    assert store.get_feed(url).last_error is None and later[-1].not_modified == 1
+
+
+def test_state_the_store_refuses_fails_its_feed_only_and_every_lease_is_given_back(settings, store, redis_conn,
+                                                                                   http_server, monkeypatch, caplog):
+    bad = http_server.add("/bad", rss_body(["https://a.example/1"]).replace(b"<title>F</title>", b"<title>X</title>"))
+    good = http_server.add("/good", rss_body(["https://b.example/1"]))
+    store.add_feeds([Feed(url=bad), Feed(url=good)])
+    save_feeds = store.save_feeds
+
+    def refuse_title_x(saves):
+        if any(feed.title == "X" for feed, _ in saves):
+            raise StoreError("DataError: a value the database refuses")
+        save_feeds(saves)
+
+    monkeypatch.setattr(store, "save_feeds", refuse_title_x)
+    summary = poll_feeds(settings, store, redis_conn)
+    assert summary.enqueued == 2
+    assert (store.get_feed(good).state, store.get_feed(good).polls, store.get_feed(good).title) == ("ok", 1, "F")
+    failed = store.get_feed(bad)
+    assert (failed.state, failed.failures) == ("backoff", 1) and "could not be saved" in failed.last_error
+    assert any(bad in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+    assert [redis_conn.get(_lease_key(settings, url)) for url in (bad, good)] == [None, None]
+
+
+def test_entries_the_store_refuses_fail_that_feed_only(settings, store, redis_conn, http_server, monkeypatch):
+    bad = http_server.add("/bad", rss_body(["https://refused.example/1"]))
+    good = http_server.add("/good", rss_body(["https://b.example/1"]))
+    store.add_feeds([Feed(url=bad), Feed(url=good)])
+    claim_urls = store.claim_urls
+
+    def refuse_host(states):
+        if any("refused.example" in state.url for state in states):
+            raise StoreError("DataError: a value the database refuses")
+        return claim_urls(states)
+
+    monkeypatch.setattr(store, "claim_urls", refuse_host)
+    summary = poll_feeds(settings, store, redis_conn)
+    assert (summary.changed, summary.failed, summary.enqueued) == (1, 1, 1)
+    assert queued_ids(redis_conn, settings) == [url_id("https://b.example/1")]
+    assert store.get_feed(good).state == "ok" and "refuses" in store.get_feed(bad).last_error
+
+
+def test_json_feed_with_nul_characters_is_polled_on_postgresql_without_them(settings, redis_conn, http_server, pg_url):
+    nul_feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Feed\u0000Title",
+                "items": [{"id": "1", "url": "https://a.example/1", "title": "Item\u0000title",
+                           "summary": "sum\u0000mary", "authors": [{"name": "A\u0000B"}]}]}
+    nul = http_server.add("/nul.json", json.dumps(nul_feed), headers={"Content-Type": "application/feed+json"})
+    good = http_server.add("/good", rss_body(["https://b.example/1"]))
+    store = open_store(pg_url)
+    try:
+        store.add_feeds([Feed(url=nul), Feed(url=good)])
+        summary = poll_feeds(settings, store, redis_conn)
+        assert (summary.changed, summary.enqueued) == (2, 2)
+        assert [store.get_feed(url).title for url in (nul, good)] == ["FeedTitle", "F"]
+    finally:
+        store.close()

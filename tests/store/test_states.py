@@ -120,6 +120,19 @@ def test_save_feed_writes_state_and_renames_on_redirect(store):
 
 
 
+def test_nul_characters_in_feed_and_url_text_are_dropped_alike_on_both_backends(store):
+    # PostgreSQL refuses NUL in text (DataError); SQLite would keep it, so both drop it.
+    store.add_feeds([Feed(url="https://h/feed", title="Feed\x00 title", site_url="https://h/\x00")])
+    feed = store.get_feed("https://h/feed")
+    feed.last_error = "bozo\x00: bad"
+    store.save_feeds([(feed, None)])
+    store.claim_urls([UrlState(url_id="a", url="https://example.com/a\x00b", feed_url=None, state=QUEUED)])
+    store.set_url_state("a", FAILED, reason="http-\x00404", detail="Not\x00 found")
+    saved, claimed = store.get_feed("https://h/feed"), store.get_url_state("a")
+    assert (saved.title, saved.site_url, saved.last_error) == ("Feed title", "https://h/", "bozo: bad")
+    assert (claimed.url, claimed.reason, claimed.detail) == ("https://example.com/ab", "http-404", "Not found")
+
+
 def test_save_feeds_writes_a_batch_in_one_call_and_get_feeds_finds_only_existing(store):
     urls = [f"https://h{n}/feed" for n in range(700)]  # more than one multi-row statement's worth
     store.add_feeds([Feed(url=url) for url in urls])
