@@ -517,7 +517,7 @@ def export(ctx, **filters):
 
 @main.command()
 @click.option("--since", type=TEXT, help="Failed on or after (24h, 7d, 2026-11-01).")
-@click.option("--reason", type=TEXT, help="Reason prefix: timeout, http-404, not-html, too-large, no-text, ...")
+@click.option("--reason", type=TEXT, help="Reason prefix: timeout, http-404, not-html, too-large, truncated-body, no-text, job-timeout, ...")
 @click.option("--final", is_flag=True, help="Only URLs that failed for good, not those waiting for a retry.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
