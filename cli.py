@@ -152,14 +152,16 @@ def _minute(when: datetime | None) -> str:
 
 
 class _Main(click.Group):
-    """The command group; a query the store refuses (a bad cursor) or a store failure ends in an error line,
-    not a traceback."""
+    """The command group; a query the store refuses (a bad cursor), a store failure or Redis going away mid-run
+    ends in an error line and exit 2, not a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except StoreError as exc:
             _fail(str(exc), 2)
+        except (redis_lib.ConnectionError, redis_lib.TimeoutError) as exc:  # gone after the command's first ping
+            _fail(f"Redis unreachable at {ctx.obj.settings.redis_url if ctx.obj else '?'}: {exc}", 2)
 
 
 class Context:

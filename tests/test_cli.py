@@ -269,3 +269,19 @@ def test_a_query_may_start_with_a_word_to_exclude_and_unknown_options_are_still_
     assert wiredesk(env, "query", "-geneva").exit_code == 0
     mistyped = wiredesk(env, "query", "ceasefire", "--jsn")
     assert mistyped.exit_code == 2 and "No such option '--jsn'" in mistyped.stderr
+
+
+def test_redis_lost_in_the_middle_of_a_command_is_an_error_line_and_exit_2():
+    import redis
+
+    from cli import _Main
+
+    group = _Main(name="wiredesk")
+
+    @group.command()
+    def drain():  # as `run --once` when Redis goes away after its first ping
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    result = CliRunner().invoke(group, ["drain"])
+    assert result.exit_code == 2
+    assert "Redis unreachable" in result.stderr and "Traceback" not in result.output

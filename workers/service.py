@@ -31,9 +31,12 @@ def run_once(settings: Settings, store: Store, redis: Redis, processes: int) -> 
     if requeued:
         yield f"{requeued} lost URLs requeued"
     yield poll_feeds(settings, store, redis).line()
+    queue = Queue(settings.queue_name, connection=redis)
     while True:
         for child in start_workers(settings, burst=True, processes=processes):
             child.join()
+        if queue.count:  # moved in by the scheduler (a deferral or retry falling due) as the last worker quit
+            continue
         due = _next_scheduled(settings, redis)
         # Politeness deferrals and short retries are part of draining; a retry due much later is not.
         if due is None or due > time.time() + SHORT_WAIT:
@@ -64,6 +67,12 @@ def outcome_line(settings: Settings, store: Store, redis: Redis, before: dict[st
     if waiting:
         first = datetime.fromtimestamp(_next_scheduled(settings, redis), timezone.utc)
         line += f"; {waiting} waiting for a retry (next at {first:%Y-%m-%d %H:%M:%S} UTC), left scheduled"
+    # URLs the store shows unfinished beyond those: their jobs were lost (Redis restarted without its data) or
+    # other workers hold them. Said rather than hidden behind a clean line; reconciliation requeues the lost.
+    unfinished = sum(number for state, number in after.items() if state not in FINAL_STATES) - waiting
+    if unfinished > 0:
+        line += (f"; {unfinished} not finished and not queued here (their jobs lost, or held by other workers):"
+                 f" requeued once {settings.url_deadline:.0f} s pass without a live job")
     return line
 
 
