@@ -12,6 +12,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from config import Settings
 from store.base import Store
+from workers.reconcile import worker_alive
 
 
 def collect_status(settings: Settings, store: Store, redis: Redis | None) -> dict:
@@ -28,7 +29,8 @@ def collect_status(settings: Settings, store: Store, redis: Redis | None) -> dic
             "jobs_running": StartedJobRegistry(queue=queue).count,
             "jobs_scheduled": ScheduledJobRegistry(queue=queue).count,
             "jobs_failed": FailedJobRegistry(queue=queue).count,
-            "workers": sorted(f"{w.hostname}/{w.pid}" for w in Worker.all(queue=queue)),
+            # A SIGKILLed worker's key outlives it until its heartbeat TTL: it is not listed as a worker.
+            "workers": sorted(f"{w.hostname}/{w.pid}" for w in Worker.all(queue=queue) if worker_alive(redis, w.name)),
         }
     stats = store.stats()
     hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)

@@ -202,3 +202,20 @@ def test_work_horse_sigkilled_mid_job_is_retried_by_its_worker_and_stored_once(j
     assert states_of(store, entries) == {"victim": ("stored", None)}
     assert [d.id for d in documents(store)] == [entries[0].url_id]
     assert http_server.hits["/victim"] == 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the scheduler through /proc")
+def test_status_lists_a_worker_while_it_lives_and_not_once_it_is_sigkilled(job_settings, redis_conn):
+    from workers.status import collect_status
+
+    store = open_store(job_settings.store_url)
+
+    def listed() -> list[str]:
+        return collect_status(job_settings, store, redis_conn)["workers"]
+
+    with running_worker(job_settings) as child:
+        assert wait_for(lambda: any(name.endswith(f"/{child.pid}") for name in listed()), timeout=10)
+        for pid in [child.pid, *_children(child.pid)]:
+            os.kill(pid, signal.SIGKILL)
+        child.join(5)
+        assert not any(name.endswith(f"/{child.pid}") for name in listed())  # its key lives on for its TTL
