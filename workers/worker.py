@@ -225,6 +225,10 @@ def work(settings: Settings, burst: bool) -> None:
     rq's worker quits when Redis fails under it mid-job (and cannot start while Redis is down); unless it was
     asked to stop or runs in burst mode, a new one starts after RESTART_DELAY.
     """
+    # Until rq installs its handlers, SIGTERM just ends the process. A handler inherited through a fork belongs
+    # to the forking process's objects: one an rq worker had installed there (a test's in-process worker) took
+    # the SIGTERM of a worker starting up and stopped that other, stale worker, so this one never stopped.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     init_runtime(settings)
     if not burst:  # rq's own banners are below wiredesk's INFO (config.logs.rq_log_level); operators want one
         LOGGER.info("worker process %d started on queue %s", os.getpid(), settings.queue_name)
@@ -256,7 +260,6 @@ def _child_work(settings: Settings, burst: bool, parent: int) -> None:
     """`work` in a child of `wiredesk worker --processes N` or `wiredesk run`, ended (warmly: SIGTERM lets rq
     finish the job in hand) when its parent dies, even by SIGKILL: left alone it would go on under init, and a
     restarted service would run twice as many workers, some with old settings."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: until rq installs its own, just end
     _die_with(parent)
     work(settings, burst)
 

@@ -91,6 +91,9 @@ def running_worker(settings: Settings):
         if child.is_alive():
             child.terminate()
         child.join(10)
+        if child.is_alive():  # never left running: the test session would wait for it at exit
+            child.kill()
+            child.join()
 
 
 def after_first_retry(settings: Settings, redis_conn, action) -> threading.Thread:

@@ -151,3 +151,4 @@ def test_a_stop_requested_during_a_reconcile_pass_stops_the_worker(job_settings,
     worker = worker_class(job_settings)([Queue(job_settings.queue_name, connection=conn)], connection=conn)
     with pytest.raises(StopRequested):
         worker.run_maintenance_tasks()
+
