@@ -38,6 +38,11 @@ NO_BOUND = 2**62  # above any seq
 BATCH = 500  # story ids per IN list
 
 
+def ceiling(store) -> int:
+    """Above every document stored so far (seq): the bound of a first page."""
+    return store._one("SELECT coalesce(max(seq), 0) + 1 AS top FROM documents")["top"]
+
+
 def relevance_page(store, query: Query, tq, limit: int, position: tuple | None) -> list[tuple]:
     """Up to `limit` hits after `position` (ceiling, top, rank, id), as (id, rank, ceiling, top), best first."""
     window = _windows(store, query, tq)
@@ -93,7 +98,7 @@ def _windows(store, query: Query, tq):
         if ranges is not None:  # documents outside these ranges fail the date filter anyway
             yield from ((low, min(high, bound)) for low, high in ranges if low < bound)
             return
-        bound = min(bound, store._one("SELECT coalesce(max(seq), 0) + 1 AS top FROM documents")["top"])
+        bound = min(bound, ceiling(store))
         reach = span
         while bound > 0:
             low = max(0, bound - reach)

@@ -25,7 +25,7 @@ from store.base import InvalidQuery
 from store.filters import LIST, PROBE, filters, label_walk, where
 from store.query import compile_query
 from store.records import Document, Hit, Query, ResultPage
-from store.relevance import NO_BOUND, relevance_page
+from store.relevance import NO_BOUND, ceiling, relevance_page
 from store.rows import DOC_COLUMNS, column_list
 
 MAX_LIMIT = 100
@@ -79,19 +79,14 @@ def decode_cursor(query: Query, order: str) -> tuple:
     return key, doc_id
 
 
-def _ceiling(store) -> int:
-    """Above every document stored so far: the ceiling of a first page."""
-    return store._one("SELECT coalesce(max(seq), 0) + 1 AS top FROM documents")["top"]
-
-
-def _by_date(store, query: Query, tq, limit: int, ceiling: int) -> tuple[str, list]:
-    """Matches stored below `ceiling`, newest first (dated desc, id); each story's newest match only unless all
-    copies."""
+def _by_date(store, query: Query, tq, limit: int, top: int, after: tuple | None) -> tuple[str, list]:
+    """Matches stored below `top`, newest first (dated desc, id) after the (dated, id) `after`; each story's newest
+    match only unless all copies."""
     source, key, conds, params = label_walk(store, query, tq, LIST if tq is None else store.date_plan(tq, limit))
     conds.append(f"{key}.seq < ?")
-    params.append(ceiling)
-    if query.cursor:
-        (doc_key, _), doc_id = decode_cursor(query, "date")
+    params.append(top)
+    if after is not None:
+        doc_key, doc_id = after
         conds.append(f"({key}.dated < ? OR ({key}.dated = ? AND {key}.id > ?))")
         doc_key = store.codec.dump_time(doc_key)
         params += [doc_key, doc_key, doc_id]
@@ -99,7 +94,7 @@ def _by_date(store, query: Query, tq, limit: int, ceiling: int) -> tuple[str, li
         inner, more = filters(store, query, "e", tq, PROBE)
         conds.append("NOT EXISTS (SELECT 1 FROM documents e WHERE e.story_id = d.story_id AND e.id <> d.id"
                      f" AND e.seq < ? AND (e.dated > d.dated OR (e.dated = d.dated AND e.id < d.id)) AND {where(inner)})")
-        params += [ceiling, *more]
+        params += [top, *more]
     sql = (f"SELECT {column_list(DOC_COLUMNS, 'd')}, d.dated FROM {source}"
            f" WHERE {where(conds)} ORDER BY {key}.dated DESC, {key}.id LIMIT ?")
     return sql, params + [limit]
@@ -146,15 +141,19 @@ def _relevance_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str
 
 def _date_hits(store, query: Query, tq, limit: int) -> tuple[list[Hit], str | None]:
     """A date-ordered page (with or without text)."""
-    ceiling = decode_cursor(query, "date")[0][1] if query.cursor else _ceiling(store)
-    sql, params = _by_date(store, query, tq, limit + 1, ceiling)
+    if query.cursor:
+        (dated, top), doc_id = decode_cursor(query, "date")
+        after = (dated, doc_id)
+    else:
+        top, after = ceiling(store), None
+    sql, params = _by_date(store, query, tq, limit + 1, top, after)
     rows = store._rows(sql, params)
     more, rows = len(rows) > limit, rows[:limit]
     hits = [Hit(document=store.codec.document(row)) for row in rows]
     if not more:
         return hits, None
     last = rows[-1]
-    return hits, encode_cursor(query, "date", [store.codec.load_time(last["dated"]).isoformat(), ceiling], last["id"])
+    return hits, encode_cursor(query, "date", [store.codec.load_time(last["dated"]).isoformat(), top], last["id"])
 
 
 def _add_outlets(store, hits: list[Hit]) -> None:

@@ -17,7 +17,7 @@ from trafilatura.settings import set_date_params
 from ingest.records import FeedEntry
 from workers.errors import NoText
 from workers.language import detect_language
-from workers.normalize import CHARS_PER_WORD, HAN_KANA, THAI
+from workers.normalize import CHARS_PER_WORD, UNSPACED
 from workers.records import Article, FetchedPage
 
 LOGGER = logging.getLogger(__name__)
@@ -49,13 +49,8 @@ WARM_UP_PAGE = (
 MIN_WORDS = 20
 # A text this much shorter than the feed's own summary is a teaser, not the article.
 PARTIAL_RATIO = 1.5
-# Scripts written without spaces between words, and how many of their characters make a word on average
-# (workers.normalize.CHARS_PER_WORD: the mean word length segmenters give on the corpus's articles, jieba on
-# Chinese and TinySegmenter on Japanese 1.76 to 1.97 characters, PyThaiNLP's newmm on Thai 4.3, tone marks and
-# vowel signs included). Korean spaces its words.
-_UNSPACED = re.compile(f"[{HAN_KANA}{THAI}]")  # any of them
-# Where such a script was counted, a space-separated token is a word when it holds a letter or digit: the
-# punctuation left between Chinese phrases once their characters are counted is not.
+# Where a script written without spaces (workers.normalize.UNSPACED) was counted by characters, a space-separated
+# token is a word when it holds a letter or digit: the punctuation left between Chinese phrases is not.
 _WORD = re.compile(r"(?<!\S)\S*?[^\W_]\S*")
 # htmldate's date with its time and UTC offset. A date the page gives as a day comes out as midnight with no
 # offset (htmldate renders a naive datetime), a zone-less time with no offset either: only an offset marks an
@@ -146,7 +141,7 @@ def _word_count(text: str) -> int:
     the segmenters' counts on the corpus's Chinese, Japanese and Thai articles, close enough for MIN_WORDS, the
     `partial` ratio and the stored count.
     """
-    if text.isascii() or not _UNSPACED.search(text):  # most texts: a plain split, 10 times faster than below
+    if text.isascii() or not UNSPACED.search(text):  # most texts: a plain split, 10 times faster than below
         return len(text.split())
     words = 0.0
     for script, chars_per_word in CHARS_PER_WORD:

@@ -139,9 +139,9 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
             return body[len(bom) :].decode(encoding, errors="replace"), encoding
     for encoding in filter(None, (_header_codec(content_type), _meta_codec(body))):
         # Genuine windows-1252 or ISO-8859 text is almost never valid UTF-8 once it has a non-ASCII byte.
-        if _is_single_byte(encoding) and _is_multibyte_utf8(body):
+        if _is_single_byte(encoding) and (text := _multibyte_utf8(body)) is not None:
             LOGGER.debug("declared charset %s on UTF-8 bytes; decoding them as UTF-8", encoding)
-            return body.decode("utf-8"), "utf-8"
+            return text, "utf-8"
         try:
             return body.decode(encoding), encoding
         except UnicodeDecodeError:
@@ -178,15 +178,14 @@ def _is_single_byte(codec: str) -> bool:
     return len(decoded) == len(_HIGH_BYTES) and decoded.count("\ufffd") < len(decoded)
 
 
-def _is_multibyte_utf8(body: bytes) -> bool:
-    """True when the bytes are valid UTF-8 and not plain ASCII, so they hold multi-byte sequences."""
+def _multibyte_utf8(body: bytes) -> str | None:
+    """The bytes decoded, when they are valid UTF-8 and not plain ASCII (so hold multi-byte sequences); else None."""
     if body.isascii():
-        return False
+        return None
     try:
-        body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _header_codec(content_type: str) -> str | None:

@@ -119,7 +119,7 @@ THAI = "\u0e00-\u0e7f"
 # Compared character by character: a run of them between spaces would be one "word", and a Chinese article of
 # 700 characters some 15 words, too few to be anyone's copy (MIN_WORDS in workers/dedup.py); its shingles are
 # then runs of three characters, the usual unit for Chinese and Japanese near-duplicate detection.
-_UNSPACED = re.compile(f"[{HAN_KANA}{THAI}]")
+UNSPACED = re.compile(f"[{HAN_KANA}{THAI}]")
 # How many of those characters make a word on average (segmenters on the corpus: jieba and TinySegmenter 1.8,
 # PyThaiNLP 4.3; Thai vowel signs, which comparison drops, included).
 CHARS_PER_WORD = ((re.compile(f"[{HAN_KANA}]"), 1.8), (re.compile(f"[{THAI}]"), 4.3))
@@ -262,6 +262,6 @@ def normalize_for_comparison(text: str) -> str:
         for char in chars:
             if not char.isalnum():
                 text = text.replace(char, " ")
-        if any(_UNSPACED.match(char) for char in chars):
-            text = _UNSPACED.sub(r" \g<0> ", text)
+        if any(UNSPACED.match(char) for char in chars):
+            text = UNSPACED.sub(r" \g<0> ", text)
     return " ".join(text.split())
