@@ -23,7 +23,7 @@ import httpx
 
 from config import Settings
 from net.inflate import Inflater, Truncated
-from net.transport import DEADLINE, AddressRefused, GuardedBackend, check_host
+from net.transport import DEADLINE, AddressRefused, GuardedBackend, LinearPool, check_host
 
 LOGGER = logging.getLogger(__name__)
 
@@ -153,8 +153,10 @@ def make_client(settings: Settings) -> Client:
     """
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     transport = httpx.HTTPTransport(verify=_tls_context(), limits=limits, trust_env=False)
-    # httpx has no public hook for the network backend; the pool it built takes ours in place of the default.
+    # httpx has no public hook for the pool: the one it built takes our network backend in place of the default,
+    # and our pass over its connections (the same class but for that method, so every attribute stays valid).
     transport._pool._network_backend = GuardedBackend(settings.allow_private_hosts)
+    transport._pool.__class__ = LinearPool
     return Client(
         timeout=httpx.Timeout(settings.fetch_read_timeout, connect=settings.fetch_connect_timeout),
         follow_redirects=False,
