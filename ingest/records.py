@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 
@@ -23,7 +23,9 @@ class FeedEntry:
 
     def to_dict(self) -> dict:
         """A dict of JSON-safe values (datetimes as ISO 8601), the job's only argument."""
-        data = asdict(self)
+        # Built field by field: dataclasses.asdict deep-copies every value, a tenth of a millisecond an entry.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["authors"] = list(self.authors)
         for key in ("published", "enqueued_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()

@@ -74,8 +74,8 @@ EXTRACTION_OPTIONS = {"with_metadata": True, "include_comments": False, "include
 
 def normalize_text(text: str) -> str:
     """Unicode NFC, runs of spaces folded, blank lines dropped; typography (quotes, dashes) is kept."""
-    lines = (_SPACES.sub(" ", line).strip() for line in unicodedata.normalize("NFC", text).splitlines())
-    return "\n".join(line for line in lines if line)
+    text = _SPACES.sub(" ", unicodedata.normalize("NFC", text))  # no line break is in _SPACES: one pass will do
+    return "\n".join(line for line in map(str.strip, text.splitlines()) if line)
 
 
 def content_hash(text: str) -> str:

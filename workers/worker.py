@@ -22,6 +22,7 @@ from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import StopRequested
 from rq.job_lifecycle import call_exception_handlers
 from rq.utils import now as now_utc
+from rq.worker import WorkerStatus
 
 from config import Settings
 from config.logs import rq_log_level
@@ -161,6 +162,12 @@ class _Wiredesk:
 
 class InProcessWorker(_Wiredesk, SimpleWorker):
     """Runs each job in the worker process itself: warm caches and connections, no fork per job (the default)."""
+
+    def cleanup_execution(self, job, pipeline, execution=None):
+        """rq's, with the worker marked idle in the same transaction, which ends the job: rq sends that as a
+        round trip of its own once the job is done (in this worker, the job is done when the transaction is)."""
+        super().cleanup_execution(job, pipeline=pipeline, execution=execution)
+        self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
 
 
 class ForkingWorker(_Wiredesk, Worker):
