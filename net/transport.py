@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import socket
 import ssl
 import time
@@ -133,23 +134,33 @@ class GuardedBackend(httpcore.SyncBackend):
 
 
 class LinearPool(httpcore.ConnectionPool):
-    """httpcore's connection pool, its bookkeeping pass done in one walk over the pooled connections.
+    """httpcore's connection pool, its bookkeeping pass done in one walk, its expiry sweep once a second.
 
     httpcore 1.0.9 counts every pooled connection again for each idle one, in a pass it runs twice a request
-    (encode/httpcore#1035; httpcore2 rewrote it, pydantic/httpx2#974): with 20 kept-alive connections, as a
-    worker holds once it has fetched from 20 hosts, a pass cost 131 µs, 30% of a page fetch's CPU. The
-    decisions are httpcore's: drop closed connections, close expired ones, close idle ones while more than
-    `max_keepalive_connections` remain, then give each queued request an available connection to its origin,
-    else a new one while under `max_connections`, else a new one in place of an idle one.
+    (encode/httpcore#1035; httpcore2 rewrote it, pydantic/httpx2#974), and asks each idle socket whether the
+    server closed it (a poll() each): with 20 kept-alive connections, as a worker holds once it has fetched from
+    20 hosts, a pass cost 131 µs, 30% of a page fetch's CPU. The decisions are httpcore's: drop closed
+    connections, close expired ones, close idle ones (oldest first) while more than `max_keepalive_connections`
+    remain, then give each queued request an available connection to its origin, else a new one while under
+    `max_connections`, else a new one in place of an idle one. Only when is moved: the pool is swept for
+    expired connections at most every SWEEP_INTERVAL (so a keep-alive ends up to that much late), and the
+    connection a request is about to reuse is always checked first.
     """
 
+    SWEEP_INTERVAL = 1.0  # seconds
+    _swept = -math.inf  # monotonic time of the last sweep
+
     def _assign_requests_to_connections(self) -> list[httpcore.ConnectionInterface]:
+        now = time.monotonic()
+        sweep = now - self._swept >= self.SWEEP_INTERVAL
+        if sweep:
+            self._swept = now
         closing = []
         kept = []
         for connection in self._connections:
             if connection.is_closed():
                 continue
-            if connection.has_expired():
+            if sweep and connection.has_expired():
                 closing.append(connection)
             else:
                 kept.append(connection)
@@ -160,8 +171,7 @@ class LinearPool(httpcore.ConnectionPool):
             kept = [connection for connection in kept if connection not in idle]
         self._connections = kept
         for pool_request in [request for request in self._requests if request.is_queued()]:
-            origin = pool_request.request.url.origin
-            connection = next((c for c in kept if c.can_handle_request(origin) and c.is_available()), None)
+            connection = self._reusable(pool_request.request.url.origin, closing)
             if connection is None and len(kept) >= self._max_connections:
                 idle = next((c for c in kept if c.is_idle()), None)
                 if idle is None:
@@ -169,7 +179,16 @@ class LinearPool(httpcore.ConnectionPool):
                 kept.remove(idle)
                 closing.append(idle)
             if connection is None:
-                connection = self.create_connection(origin)
+                connection = self.create_connection(pool_request.request.url.origin)
                 kept.append(connection)
             pool_request.assign_to_connection(connection)
         return closing
+
+    def _reusable(self, origin: httpcore.Origin, closing: list) -> httpcore.ConnectionInterface | None:
+        """The first available connection to `origin` that has not expired; expired ones met on the way close."""
+        for connection in [c for c in self._connections if c.can_handle_request(origin) and c.is_available()]:
+            if not connection.has_expired():
+                return connection
+            self._connections.remove(connection)
+            closing.append(connection)
+        return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from net.http import get, make_client
@@ -26,11 +28,14 @@ def sites():
             req.send_header("Content-Length", str(len(PAGE)))
             if req.path.endswith("close"):
                 req.send_header("Connection", "close")
+            if req.path.endswith("drop"):
+                req.close_connection = True  # hangs up after the answer without saying so, as servers time out
             req.end_headers()
             req.wfile.write(PAGE)
 
         server.add("/p", handler=handler)
         server.add("/close", handler=handler)
+        server.add("/drop", handler=handler)
         servers.append(server.start())
     yield servers
     for server in servers:
@@ -76,9 +81,38 @@ def test_a_connection_the_server_closed_is_dropped_and_the_next_request_opens_an
     assert len(client.transport._pool.connections) == 1
 
 
+def test_a_kept_alive_connection_the_server_hung_up_is_not_reused(sites, client, settings, monkeypatch):
+    monkeypatch.setattr(LinearPool, "SWEEP_INTERVAL", 3600.0)
+    get(client, sites[0].url("/drop"), settings)
+    time.sleep(0.1)
+    assert get(client, sites[0].url("/p"), settings).body == PAGE
+    assert len(set(sites[0].ports)) == 2
+
+
 def test_a_full_pool_closes_an_idle_connection_to_make_room(sites, client, settings):
     pool = client.transport._pool
     pool._max_connections = pool._max_keepalive_connections = 2
     for site in sites:
         assert get(client, site.url("/p"), settings).body == PAGE
     assert len(pool.connections) == 2
+
+
+def test_a_connection_past_its_keepalive_is_not_reused_even_between_sweeps(sites, client, settings, monkeypatch):
+    pool = client.transport._pool
+    monkeypatch.setattr(LinearPool, "SWEEP_INTERVAL", 3600.0)
+    pool._keepalive_expiry = 0.05
+    get(client, sites[0].url("/p"), settings)
+    time.sleep(0.2)
+    get(client, sites[0].url("/p"), settings)
+    assert len(set(sites[0].ports)) == 2
+    assert len(pool.connections) == 1
+
+
+def test_the_sweep_closes_expired_connections_to_other_hosts(sites, client, settings, monkeypatch):
+    pool = client.transport._pool
+    monkeypatch.setattr(LinearPool, "SWEEP_INTERVAL", 0.1)
+    pool._keepalive_expiry = 0.05
+    get(client, sites[0].url("/p"), settings)
+    time.sleep(0.2)
+    get(client, sites[1].url("/p"), settings)
+    assert _origins(client) == [int(sites[1].base.rsplit(":", 1)[1])]
