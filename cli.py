@@ -276,9 +276,11 @@ def feeds_export(ctx):
 @pass_ctx
 def feeds_remove(ctx, urls):
     """Stop following feeds.  Example: wiredesk feeds remove https://example.org/rss.xml"""
+    from net.http import redact_url
+
     missing = [url for url in urls if not ctx.store.remove_feed(url)]
     for url in missing:
-        ERR.print(f"not followed: {escape(url)}")
+        ERR.print(f"not followed: {escape(redact_url(url))}")
     sys.exit(1 if missing else 0)
 
 
@@ -286,8 +288,13 @@ def feeds_remove(ctx, urls):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_ctx
 def feeds_list(ctx, as_json):
-    """Every feed with its health, last error and next poll.  Example: wiredesk feeds list"""
-    rows = ctx.store.list_feeds()
+    """Every feed with its health, last error and next poll (a password in a URL shows as ***).
+
+    Example: wiredesk feeds list
+    """
+    from net.http import redact_url
+
+    rows = [dataclasses.replace(feed, url=redact_url(feed.url)) for feed in ctx.store.list_feeds()]
     if as_json:
         for feed in rows:
             _print_json(feed)

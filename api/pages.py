@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import get_store, run_search
 from api.diff import compare_copy
 from api.params import filters
+from api.serialize import shown_feed
 from store.base import Store
 from store.records import TRANSLATION
 
@@ -97,5 +98,5 @@ def story_page(request: Request, story_id: str, store: Store = Depends(get_store
 @router.get("/feeds", response_class=HTMLResponse)
 def feeds_page(request: Request, store: Store = Depends(get_store)):
     """Every feed with its health, troubled ones first."""
-    feeds = sorted(store.list_feeds(), key=lambda f: (f.state == "ok", -f.failures, f.url))
+    feeds = sorted(map(shown_feed, store.list_feeds()), key=lambda f: (f.state == "ok", -f.failures, f.url))
     return templates.TemplateResponse(request, "feeds.html", {"feeds": feeds})

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import get_store, run_search
 from api.params import filters
-from api.serialize import hit_json, jsonable, story_json, story_summary_json
+from api.serialize import hit_json, jsonable, shown_feed, story_json, story_summary_json
 from store.base import Store, StoreError
 from store.records import Query
 
@@ -61,7 +61,7 @@ def get_story(store: StoreDep, story_id: Id) -> dict:
 @router.get("/v1/feeds", tags=["feeds"])
 def list_feeds(store: StoreDep) -> dict:
     """Every feed and its health: state, last HTTP status, failures in a row, last error, next poll."""
-    return {"items": [jsonable(feed) for feed in store.list_feeds()]}
+    return {"items": [jsonable(shown_feed(feed)) for feed in store.list_feeds()]}
 
 
 @router.get("/healthz", tags=["health"])

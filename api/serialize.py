@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from store.records import TRANSLATION, Copy, Hit, Story
+from net.http import redact_url
+from store.records import TRANSLATION, Copy, Feed, Hit, Story
 
 
 def jsonable(value):
@@ -19,6 +20,11 @@ def jsonable(value):
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def shown_feed(feed: Feed) -> Feed:
+    """A feed as the API shows it: a password in its URL (sent to the feed, never to readers) as ***."""
+    return dataclasses.replace(feed, url=redact_url(feed.url))
 
 
 def hit_json(hit: Hit) -> dict:

@@ -72,7 +72,7 @@ def apply_result(settings: Settings, store, redis: Redis, feed: Feed, result,
     updated.next_poll = next_poll_after_success(settings, now, updated.rate_per_day, hints)
     old_url = None
     if fetch.permanent_redirect and fetch.final_url != feed.url:
-        LOGGER.info("feed %s moved permanently to %s", feed.url, fetch.final_url)
+        LOGGER.info("feed %s moved permanently to %s", http.redact_url(feed.url), http.redact_url(fetch.final_url))
         old_url, updated.url = feed.url, fetch.final_url
     return outcome, (updated, old_url)
 
@@ -108,5 +108,5 @@ def _record_failure(settings: Settings, feed: Feed, error: Exception, now: datet
         state=state,
         next_poll=None if state == GONE else next_poll_after_failure(settings, now, failures, retry_after),
     )
-    LOGGER.info("feed %s: %s", feed.url, message)
+    LOGGER.info("feed %s: %s", http.redact_url(feed.url), message)
     return FeedOutcome(feed.url, result, status, error=message), (updated, None)

@@ -285,7 +285,7 @@ def _apply_result(settings: Settings, store, redis: Redis, feed: Feed, result: F
     except StoreUnavailable:
         raise
     except StoreError as exc:
-        LOGGER.error("feed %s: the store failed on its entries: %s", feed.url, exc)
+        LOGGER.error("feed %s: the store failed on its entries: %s", http.redact_url(feed.url), exc)
         outcome, save = feedstate.apply_result(settings, store, redis, feed, FetchResult(error=exc), now)
         return outcome, save, 0
     # The outcome counts the entries the feed lists, those left for later included.
@@ -317,7 +317,7 @@ def _cap_new_entries(settings: Settings, store, result: FetchResult) -> int:
         # it is parsed instead of skipped as unchanged.
         result.fetch = replace(result.fetch, etag=None, last_modified=None)
         result.body_hash = None
-        LOGGER.info("feed %s: %s", result.fetch.url, parsed.reason)
+        LOGGER.info("feed %s: %s", http.redact_url(result.fetch.url), parsed.reason)
     return postponed
 
 
@@ -331,7 +331,7 @@ def _save_alone(settings: Settings, store, redis: Redis, feed: Feed, save: feeds
     except StoreUnavailable:
         raise
     except StoreError as exc:
-        LOGGER.error("feed %s: its new state could not be saved: %s", feed.url, exc)
+        LOGGER.error("feed %s: its new state could not be saved: %s", http.redact_url(feed.url), exc)
         error = StoreError(f"its new state could not be saved: {exc}")
     _, failure = feedstate.apply_result(settings, store, redis, feed, FetchResult(error=error), now)
     try:
@@ -339,7 +339,7 @@ def _save_alone(settings: Settings, store, redis: Redis, feed: Feed, save: feeds
     except StoreUnavailable:
         raise
     except StoreError as exc:
-        LOGGER.error("feed %s: nor could its failure be recorded: %s", feed.url, exc)
+        LOGGER.error("feed %s: nor could its failure be recorded: %s", http.redact_url(feed.url), exc)
 
 
 def _report(summary: PollSummary, progress, outcome: feedstate.FeedOutcome) -> None:

@@ -32,10 +32,11 @@ class AddResult:
 
     def line(self) -> str:
         """One line for the CLI."""
+        requested = http.redact_url(self.requested)
         if self.status == "error":
-            return f"error   {self.requested}: {self.message}"
-        via = f" (found on {self.requested})" if self.feed_url != self.requested else ""
-        return f"{self.status:<7} {self.feed_url}{via}" + (f" - {self.title}" if self.title else "")
+            return f"error   {requested}: {self.message}"
+        via = f" (found on {requested})" if self.feed_url != self.requested else ""
+        return f"{self.status:<7} {http.redact_url(self.feed_url or '')}{via}" + (f" - {self.title}" if self.title else "")
 
 
 def add_feeds(settings: Settings, store, client: httpx.Client, urls: list[str]) -> list[AddResult]:

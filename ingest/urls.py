@@ -13,7 +13,9 @@ def canonicalize_url(url: str) -> str | None:
     """Return the canonical form of an http(s) URL, or None when it is not a fetchable web URL.
 
     Lower-cases scheme and host, drops default ports, fragments and tracking parameters
-    (utm_*, fbclid, gclid, ... as courlan knows them), sorts the query and resolves dot segments.
+    (utm_*, fbclid, gclid, ... as courlan knows them), sorts the query and resolves dot segments. Credentials
+    (`user:password@`) are no part of an article's identity and would show wherever its URL does: they are
+    dropped here and stay only in the URL the worker fetches (a private feed's relative links inherit them).
     """
     url = (url or "").strip()
     try:
@@ -33,7 +35,16 @@ def canonicalize_url(url: str) -> str | None:
         path = posixpath.normpath(path)
         if trailing and not path.endswith("/"):
             path += "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], path, parts.query, ""))
+
+
+def without_credentials(url: str) -> str:
+    """`url` without its `user:password@`, if any (for the URLs a document is stored under)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
 
 
 def url_id(canonical_url: str) -> str:

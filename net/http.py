@@ -2,12 +2,14 @@
 
 Connect, read and total timeouts (the total one held by the socket layer in net.transport); a cap on the
 decoded body enforced while streaming (net.inflate); redirects followed here, each hop checked for scheme
-and address; loops detected. Raises a `FetchError` subclass named for what went wrong (the one hierarchy of
+and address; loops detected; credentials in a URL (`https://user:password@host/feed`) sent as HTTP Basic authentication, to
+that origin only, and never shown (`redact_url`). Raises a `FetchError` subclass named for what went wrong (the one hierarchy of
 fetch failures, including the worker's NotHTML and EmptyBody); the caller decides retry or fail.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import ssl
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -35,7 +37,8 @@ class FetchError(Exception):
     transient = False
 
     def __init__(self, url: str, message: str = "", retry_after: float | None = None):
-        super().__init__(f"{self.reason}: {url}{': ' + message if message else ''}")
+        # The message is what the store keeps as the failure's detail and what logs print: no password in it.
+        super().__init__(f"{self.reason}: {redact_url(url)}{': ' + message if message else ''}")
         self.url = url
         self.message = message
         self.retry_after = retry_after
@@ -120,6 +123,34 @@ class Response:
 
 
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password of its userinfo, if any, shown as `***` (for lists, logs and error messages)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}"))
+
+
+def _origin(parts) -> tuple[str, str | None, int | None]:
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _credentials(url: str, previous: str | None, authorization: str | None) -> str | None:
+    """The Authorization header for a hop to `url`: Basic from its userinfo, else the previous hop's when `url`
+    has the same origin as `previous` (as httpx keeps it across a same-origin redirect), else none."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    if previous is not None and authorization is not None and _origin(urlsplit(previous)) == _origin(parts):
+        return authorization
+    return None
 
 
 class Client(httpx.Client):
@@ -216,11 +247,15 @@ def _follow(client: Client, url: str, settings: Settings, headers: dict[str, str
     seen: set[tuple[str, str]] = set()
     redirects: list[str] = []
     permanent = True
-    current = url
+    current, authorization = url, None
     while True:
         _check_target(url, current, settings)
+        authorization = _credentials(current, redirects[-1] if redirects else None, authorization)
         # Set here rather than left to httpx, which also asks for br/zstd when those packages are installed.
-        request = client.get_request(current, {**headers, "Accept-Encoding": "gzip, deflate"})
+        own = {**headers, "Accept-Encoding": "gzip, deflate"}
+        if authorization is not None:  # built by httpx's client from a URL's userinfo, which we go around
+            own["Authorization"] = authorization
+        request = client.get_request(current, own)
         if cookies:  # building the header costs a urllib Request shim: only when there is one to send
             cookies.set_cookie_header(request)
         hop = (current, request.headers.get("cookie", ""))

@@ -101,6 +101,18 @@ def test_add_run_once_then_query_finds_the_french_article_as_json_lines(env, fee
     assert json.loads(shown.stdout)["url"].endswith("/fr/kharkiv")
 
 
+def test_a_password_in_a_feed_url_is_sent_to_the_feed_but_never_printed(env, feed_url, http_server):
+    private = feed_url.replace("http://", "http://reader:s3cret@")
+    added = wiredesk(env, "feeds", "add", private)
+    assert added.exit_code == 0 and "reader:***@" in added.output
+    ran = wiredesk(env, "run", "--once", "--processes", "1")
+    assert "3 stored" in ran.output
+    assert any(path == "/rss.xml" and headers.get("Authorization", "").startswith("Basic ")
+               for path, headers in http_server.requests)
+    listed = wiredesk(env, "feeds", "list").output + wiredesk(env, "feeds", "list", "--json").output
+    assert "s3cret" not in listed + added.output + ran.output and "reader:***@" in listed
+
+
 def test_run_once_without_a_redis_starts_an_embedded_one(env, feed_url):
     env = {**env, "WIREDESK_REDIS_URL": "redis://127.0.0.1:1/0"}
     wiredesk(env, "feeds", "add", feed_url)

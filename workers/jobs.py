@@ -18,7 +18,7 @@ from rq.timeouts import JobTimeoutException
 import telemetry
 
 from ingest.records import FeedEntry
-from ingest.urls import host_of
+from ingest.urls import host_of, without_credentials
 from store.base import StoreUnavailable
 from net.http import HTTPStatusError
 from store.records import FAILED, ORIGINAL, QUEUED, RETRYING, STARTED, TRANSLATION, Document
@@ -135,7 +135,7 @@ def build_document(entry: FeedEntry, page: FetchedPage, article: Article, decisi
     return Document(
         id=entry.url_id,
         url=entry.canonical_url,
-        urls=sorted({entry.url, entry.canonical_url, page.final_url}),
+        urls=sorted({without_credentials(url) for url in (entry.url, entry.canonical_url, page.final_url)}),
         feeds=[entry.feed_url],
         title=article.title,
         text=article.text,

@@ -91,6 +91,15 @@ def test_feeds_report_health(filled, client):
     assert feeds["https://ok.example/rss"]["state"] == "ok"
 
 
+def test_a_password_in_a_feed_url_is_shown_as_stars(filled, client):
+    store = open_store(filled[0])
+    store.add_feeds([Feed(url="https://reader:s3cret@private.example/rss")])
+    store.close()
+    urls = [f["url"] for f in client.get("/v1/feeds").json()["items"]]
+    assert "https://reader:***@private.example/rss" in urls
+    assert "s3cret" not in client.get("/v1/feeds").text + client.get("/feeds").text
+
+
 def test_healthz_answers_ok_when_the_store_does(client):
     assert client.get("/healthz").json() == {"status": "ok"}
 

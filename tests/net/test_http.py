@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import gzip
 import threading
@@ -24,8 +25,10 @@ from net.http import (
     get,
     make_client,
     parse_retry_after,
+    redact_url,
 )
 from net.transport import AddressRefused
+from tests.conftest import LoopbackServer
 
 PAGE = b"<html><head><title>t</title></head><body><p>Hello</p></body></html>"
 
@@ -351,3 +354,51 @@ def test_concurrent_gets_on_one_client_from_threads(http_server, settings):
         for thread in threads:
             thread.join()
     assert results == {u: PAGE + str(i).encode() for i, u in enumerate(urls)}
+
+
+def _auth_recorder(seen):
+    """A handler that records each request's Authorization header and answers 401 without one."""
+
+    def handler(req):
+        auth = req.headers.get("Authorization")
+        seen.append(auth)
+        req.send_response(200 if auth else 401)
+        req.send_header("Content-Length", str(len(PAGE)))
+        req.end_headers()
+        req.wfile.write(PAGE)
+
+    return handler
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(http_server, fetch):
+    seen = []
+    http_server.add("/private", handler=_auth_recorder(seen))
+    url = http_server.url("/private").replace("http://", "http://alice:p%40ss@")
+    assert fetch(url).body == PAGE
+    assert seen == ["Basic " + base64.b64encode(b"alice:p@ss").decode()]
+    with pytest.raises(HTTPStatusError) as raised:
+        fetch(http_server.url("/gone").replace("http://", "http://alice:s3cret@"))
+    assert "s3cret" not in str(raised.value) and "alice:***@" in str(raised.value)
+
+
+def test_credentials_follow_a_redirect_within_their_origin_only(http_server, fetch):
+    other = LoopbackServer().start()
+    try:
+        here, there = [], []
+        http_server.add("/private", handler=_auth_recorder(here))
+        other.add("/elsewhere", handler=_auth_recorder(there))
+        http_server.add("/same", status=302, headers={"Location": "/private"})
+        http_server.add("/away", status=302, headers={"Location": other.url("/elsewhere")})
+        with_credentials = http_server.url("/").replace("http://", "http://alice:s3cret@")
+        assert fetch(with_credentials + "same").status == 200
+        with pytest.raises(HTTPStatusError):
+            fetch(with_credentials + "away")
+        assert here == [here[0]] and here[0].startswith("Basic ") and there == [None]
+    finally:
+        other.stop()
+
+
+def test_redact_url_hides_only_the_password():
+    assert redact_url("https://alice:s3cret@example.org:8443/feed?x=1") == "https://alice:***@example.org:8443/feed?x=1"
+    assert redact_url("https://alice@example.org/feed") == "https://alice@example.org/feed"
+    assert redact_url("https://example.org/feed") == "https://example.org/feed"

@@ -257,3 +257,15 @@ def test_running_worker_processes_what_is_enqueued_while_it_waits(job_settings, 
         assert child.is_alive()
     assert child.exitcode == 0  # SIGTERM: warm shutdown, not restarted
     assert sorted(d.id for d in documents(store)) == sorted(e.url_id for e in entries)
+
+
+def test_a_private_page_is_fetched_with_its_credentials_and_stored_without_them(job_settings, redis_conn,
+                                                                                http_server):
+    store = open_store(job_settings.store_url)
+    url = http_server.add("/members/tram", article_page("Tram line approved")).replace("http://", "http://ed:s3cret@")
+    entries = enqueue(job_settings, store, redis_conn, [url])
+    settle(job_settings, redis_conn)
+    doc = store.get_document(entries[0].url_id)
+    assert doc is not None and "@" not in doc.url + "".join(doc.urls)
+    assert doc.urls == [http_server.url("/members/tram")]
+    assert http_server.requests[-1][1].get("Authorization", "").startswith("Basic ")
