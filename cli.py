@@ -292,9 +292,9 @@ def feeds_list(ctx, as_json):
 
     Example: wiredesk feeds list
     """
-    from net.http import redact_url
+    from api.serialize import shown_feed
 
-    rows = [dataclasses.replace(feed, url=redact_url(feed.url)) for feed in ctx.store.list_feeds()]
+    rows = [shown_feed(feed) for feed in ctx.store.list_feeds()]
     if as_json:
         for feed in rows:
             _print_json(feed)

@@ -23,7 +23,7 @@ def jsonable(value):
 
 
 def shown_feed(feed: Feed) -> Feed:
-    """A feed as the API shows it: a password in its URL (sent to the feed, never to readers) as ***."""
+    """A feed as the API and the CLI show it: a password in its URL (sent to the feed, never to readers) as ***."""
     return dataclasses.replace(feed, url=redact_url(feed.url))
 
 

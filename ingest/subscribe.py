@@ -36,7 +36,8 @@ class AddResult:
         if self.status == "error":
             return f"error   {requested}: {self.message}"
         via = f" (found on {requested})" if self.feed_url != self.requested else ""
-        return f"{self.status:<7} {http.redact_url(self.feed_url or '')}{via}" + (f" - {self.title}" if self.title else "")
+        title = f" - {self.title}" if self.title else ""
+        return f"{self.status:<7} {http.redact_url(self.feed_url or '')}{via}{title}"
 
 
 def add_feeds(settings: Settings, store, client: httpx.Client, urls: list[str]) -> list[AddResult]:

@@ -2,9 +2,10 @@
 
 Connect, read and total timeouts (the total one held by the socket layer in net.transport); a cap on the
 decoded body enforced while streaming (net.inflate); redirects followed here, each hop checked for scheme
-and address; loops detected; credentials in a URL (`https://user:password@host/feed`) sent as HTTP Basic authentication, to
-that origin only, and never shown (`redact_url`). Raises a `FetchError` subclass named for what went wrong (the one hierarchy of
-fetch failures, including the worker's NotHTML and EmptyBody); the caller decides retry or fail.
+and address; loops detected; credentials in a URL (`https://user:password@host/feed`) sent as HTTP Basic
+authentication, to that origin only, and never shown (`redact_url`). Raises a `FetchError` subclass named for
+what went wrong (the one hierarchy of fetch failures, including the worker's NotHTML and EmptyBody); the caller
+decides retry or fail.
 """
 
 from __future__ import annotations

@@ -97,22 +97,22 @@ def test_a_full_pool_closes_an_idle_connection_to_make_room(sites, client, setti
     assert len(pool.connections) == 2
 
 
-def test_a_connection_past_its_keepalive_is_not_reused_even_between_sweeps(sites, client, settings, monkeypatch):
-    pool = client.transport._pool
-    monkeypatch.setattr(LinearPool, "SWEEP_INTERVAL", 3600.0)
-    pool._keepalive_expiry = 0.05
-    get(client, sites[0].url("/p"), settings)
+def _outlive_keepalive(client, settings, site, monkeypatch, sweep_interval: float) -> None:
+    """Fetch from `site`, then wait past the connection's keep-alive (50 ms) with sweeps `sweep_interval` apart."""
+    monkeypatch.setattr(LinearPool, "SWEEP_INTERVAL", sweep_interval)
+    client.transport._pool._keepalive_expiry = 0.05
+    get(client, site.url("/p"), settings)
     time.sleep(0.2)
+
+
+def test_a_connection_past_its_keepalive_is_not_reused_even_between_sweeps(sites, client, settings, monkeypatch):
+    _outlive_keepalive(client, settings, sites[0], monkeypatch, sweep_interval=3600.0)
     get(client, sites[0].url("/p"), settings)
     assert len(set(sites[0].ports)) == 2
-    assert len(pool.connections) == 1
+    assert len(client.transport._pool.connections) == 1
 
 
 def test_the_sweep_closes_expired_connections_to_other_hosts(sites, client, settings, monkeypatch):
-    pool = client.transport._pool
-    monkeypatch.setattr(LinearPool, "SWEEP_INTERVAL", 0.1)
-    pool._keepalive_expiry = 0.05
-    get(client, sites[0].url("/p"), settings)
-    time.sleep(0.2)
+    _outlive_keepalive(client, settings, sites[0], monkeypatch, sweep_interval=0.1)
     get(client, sites[1].url("/p"), settings)
     assert _origins(client) == [int(sites[1].base.rsplit(":", 1)[1])]
