@@ -162,10 +162,17 @@ def _defer(rt: Runtime, entry: FeedEntry, job, wait: float) -> str:
 
     rq's repeat keeps the job id, its retries and its rate-limit key; re-enqueueing under the same id
     from inside the running job would be marked finished and could be lost when its result expires.
+    A retry held back this way (often by the host's pause after its own 429 or 503) stays `retrying` with the
+    reason it failed for, due when the host frees up: `wiredesk failures` keeps showing why it is not stored.
     """
     job.repeats_left = 1
     job.repeat_intervals = [max(1, math.ceil(wait))]
-    rt.store.set_url_state(entry.url_id, QUEUED, reason="deferred: host busy")
+    current = rt.store.get_url_state(entry.url_id)
+    if current is not None and current.state == RETRYING:
+        next_try = datetime.now(timezone.utc) + timedelta(seconds=job.repeat_intervals[0])
+        rt.store.set_url_state(entry.url_id, RETRYING, reason=current.reason, detail=current.detail, next_try=next_try)
+    else:
+        rt.store.set_url_state(entry.url_id, QUEUED, reason="deferred: host busy")
     return "deferred"
 
 

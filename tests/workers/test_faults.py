@@ -219,6 +219,29 @@ def test_429_pauses_the_host_until_retry_after_then_fails_when_it_persists(job_s
     assert http_server.hits["/always"] == 3
 
 
+def test_a_retry_the_hosts_pause_holds_back_stays_retrying_with_its_reason(job_settings, redis_conn, http_server):
+    calls = []
+
+    def unavailable_once(handler):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            _send(handler, 503, b"busy", "text/plain", {"Retry-After": "4"})
+        else:
+            _send(handler, 200, article_page("Harbour reopens").encode())
+
+    store = open_store(job_settings.store_url)
+    [entry] = enqueue(job_settings, store, redis_conn, [http_server.add("/busy", handler=unavailable_once)])
+    with running_worker(job_settings):
+        assert wait_for(lambda: store.get_url_state(entry.url_id).state == "retrying", timeout=10)
+        first_due = store.get_url_state(entry.url_id).next_try
+        # The retry falls due after 1 s, while the host is paused for 4: it is deferred, and still says why.
+        assert wait_for(lambda: store.get_url_state(entry.url_id).next_try > first_due, timeout=4)
+        state = store.get_url_state(entry.url_id)
+        assert (state.state, state.reason, len(calls)) == ("retrying", "http-503", 1)
+        assert wait_for(lambda: store.get_url_state(entry.url_id).state == "stored", timeout=15)
+    assert calls[1] - calls[0] >= 3.9
+
+
 def test_private_address_is_refused_with_the_guard_on(job_settings, redis_conn, http_server):
     settings = job_settings.model_copy(update={"allow_private_hosts": False})
     store = open_store(settings.store_url)
